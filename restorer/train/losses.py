@@ -1,0 +1,90 @@
+"""Training losses: pixel (L1), perceptual (VGG16 features) and GAN.
+
+The combination and default weights follow Real-ESRGAN (Wang et al., ICCVW 2021):
+``L = 1.0 * L1 + 1.0 * L_percep + 0.1 * L_GAN``.
+"""
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from restorer.weights import BACKBONE_LAYERS, backbone_state_dict
+
+__all__ = ["VGGPerceptualLoss", "gan_loss", "IMAGENET_MEAN", "IMAGENET_STD"]
+
+#: ImageNet normalisation used by torchvision's pretrained backbones.
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+
+class VGGPerceptualLoss(nn.Module):
+    """L1 distance between VGG16 features of SR and HR (Johnson et al., ECCV 2016).
+
+    Features are taken before the ReLU ("pre-activation", as ESRGAN, Wang et al.
+    2018, and Real-ESRGAN do) at conv1_2, conv2_2, conv3_3, conv4_3 and conv5_3 with
+    weights 0.1, 0.1, 1, 1, 1 (Real-ESRGAN's per-layer weights for VGG19 mapped to
+    the matching VGG16 stages). ImageNet weights come from :mod:`restorer.weights`.
+
+    Input: two float32 tensors (N, 3, H, W) in [0, 1]. Output: scalar tensor.
+    The backbone is frozen (``requires_grad=False``).
+
+    Raises:
+        restorer.weights.WeightsNotFoundError: VGG16 weights unavailable offline.
+    """
+
+    #: torchvision ``vgg16.features`` indices of conv1_2, conv2_2, conv3_3, conv4_3, conv5_3.
+    LAYERS = (2, 7, 14, 21, 28)
+
+    def __init__(self, layer_weights: tuple[float, ...] = (0.1, 0.1, 1.0, 1.0, 1.0)):
+        super().__init__()
+        from torchvision.models import vgg16
+
+        features = vgg16(weights=None).features[: self.LAYERS[-1] + 1]
+        state = {k.removeprefix("features."): v for k, v in backbone_state_dict("vgg16").items()
+                 if int(k.split(".")[1]) <= self.LAYERS[-1]}
+        features.load_state_dict(state)
+        for p in features.parameters():
+            p.requires_grad_(False)
+        self.features = features.eval()
+        self.layer_weights = layer_weights
+        self.register_buffer("mean", torch.tensor(IMAGENET_MEAN).view(1, 3, 1, 1))
+        self.register_buffer("std", torch.tensor(IMAGENET_STD).view(1, 3, 1, 1))
+        assert all(i in BACKBONE_LAYERS["vgg16"] for i in self.LAYERS)
+
+    def _feats(self, x: torch.Tensor) -> list[torch.Tensor]:
+        x = (x - self.mean) / self.std
+        out = []
+        for i, layer in enumerate(self.features):
+            x = layer(x)
+            if i in self.LAYERS:
+                out.append(x)
+        return out
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """Return the weighted sum of per-layer mean absolute feature differences."""
+        with torch.no_grad():
+            hr_feats = self._feats(hr)
+        sr_feats = self._feats(sr)
+        loss = sr.new_zeros(())
+        for w, a, b in zip(self.layer_weights, sr_feats, hr_feats):
+            loss = loss + w * F.l1_loss(a, b)
+        return loss
+
+    def train(self, mode: bool = True):  # keep the backbone in eval mode
+        """Keep the frozen backbone in eval mode whatever ``mode`` is."""
+        return super().train(False)
+
+
+def gan_loss(logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
+    """Vanilla (non-saturating) GAN loss: binary cross-entropy on logits.
+
+    Args:
+        logits: discriminator output, any shape, float32.
+        target_is_real: the label the logits are pushed towards.
+
+    Returns:
+        scalar tensor, mean over all elements (Goodfellow et al., 2014).
+    """
+    target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
+    return F.binary_cross_entropy_with_logits(logits, target)
