@@ -14,6 +14,10 @@ SUBCOMMANDS = {"restore", "compare", "train", "bench"}
 def main(argv: list[str] | None = None) -> int:
     """Dispatch to the CLI or the desktop app; return the exit status."""
     argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "bench":
+        from bench import main as bench_main
+
+        return bench_main(argv[1:])
     if argv and (argv[0] in SUBCOMMANDS or argv[0] in ("-h", "--help", "--debug")):
         from restorer.cli import main as cli_main
 

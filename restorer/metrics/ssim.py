@@ -57,8 +57,14 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch
     x = x.float()
     y = y.float()
     g = _gaussian_1d(x.device)
+    # Variances and covariance do not depend on a common offset: centre each
+    # channel on its mean first, which cuts float32 cancellation in
+    # E[x^2] - E[x]^2 several-fold (map error vs float64 ~1e-5 instead of ~5e-5).
+    offset = (0.5 * (x + y)).mean(dim=(2, 3), keepdim=True)
+    xc = x - offset
+    yc = y - offset
     # Filter x, y, x^2, y^2, xy in one pass: (N, 5C, H, W), separable valid convolution.
-    stack = torch.cat([x, y, x * x, y * y, x * y], dim=1)
+    stack = torch.cat([xc, yc, xc * xc, yc * yc, xc * yc], dim=1)
     k = stack.shape[1]
     stack = F.conv2d(stack, g.view(1, 1, -1, 1).expand(k, 1, -1, 1), groups=k)
     stack = F.conv2d(stack, g.view(1, 1, 1, -1).expand(k, 1, 1, -1), groups=k)
@@ -66,6 +72,8 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch
     var_x = e_xx - mu_x * mu_x
     var_y = e_yy - mu_y * mu_y
     cov = e_xy - mu_x * mu_y
+    mu_x = mu_x + offset
+    mu_y = mu_y + offset
     c1 = (K1 * data_range) ** 2
     c2 = (K2 * data_range) ** 2
     num = (2 * mu_x * mu_y + c1) * (2 * cov + c2)

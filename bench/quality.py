@@ -1,0 +1,97 @@
+"""Quality benchmark: x4 super-resolution of the benchmark photos, against bicubic and Lanczos.
+
+Track ``bicubic``: HR = the photo cropped to a multiple of 4; LR = Pillow's
+antialiased bicubic downscale by 4 (the standard SR benchmark degradation).
+Each method upscales LR back to HR size; we report LPIPS-Alex, LPIPS-VGG (lower
+is better), PSNR (dB) and SSIM (higher is better) against HR, per photo and
+mean over the photos, and write them to ``bench/results/quality_x4.{json,md}``.
+
+Usage::
+
+    python main.py bench quality [--model NAME|PATH ...] [--out bench/results]
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from bench.photos import benchmark_photos
+from restorer.inference import restore
+from restorer.io import from_pil
+from restorer.metrics import compare
+from restorer.models import load_model
+
+RESULTS = Path(__file__).resolve().parent / "results"
+METRICS = ("lpips_alex", "lpips_vgg", "psnr", "ssim")
+
+
+def _tensor(im: Image.Image) -> torch.Tensor:
+    return from_pil(im.convert("RGB")).rgb
+
+
+def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 256) -> dict:
+    """Run the benchmark; return ``{"per_photo": ..., "mean": ...}`` and write the files.
+
+    ``models`` are names or paths understood by :func:`restorer.models.load_model`.
+    """
+    photos = benchmark_photos()
+    loaded = {Path(m).stem: load_model(m) for m in models}
+    per_photo: dict[str, dict[str, dict[str, float]]] = {}
+    timings: dict[str, float] = {m: 0.0 for m in loaded}
+    for path in photos:
+        hr_im = Image.open(path).convert("RGB")
+        w, h = (hr_im.width // scale) * scale, (hr_im.height // scale) * scale
+        hr_im = hr_im.crop((0, 0, w, h))
+        lr_im = hr_im.resize((w // scale, h // scale), Image.BICUBIC)
+        hr = _tensor(hr_im)
+        outs = {
+            "bicubic": _tensor(lr_im.resize((w, h), Image.BICUBIC)),
+            "lanczos": _tensor(lr_im.resize((w, h), Image.LANCZOS)),
+        }
+        lr = _tensor(lr_im)
+        for name, model in loaded.items():
+            t0 = time.perf_counter()
+            outs[name] = restore(model, lr, scale=scale, tile=tile, device="cpu").rgb
+            timings[name] += time.perf_counter() - t0
+        per_photo[path.name] = {k: compare(v, hr) for k, v in outs.items()}
+        print(path.name, {k: round(v["lpips_alex"], 4) for k, v in per_photo[path.name].items()}, flush=True)
+    methods = list(next(iter(per_photo.values())).keys())
+    mean = {m: {k: float(np.mean([per_photo[p][m][k] for p in per_photo])) for k in METRICS} for m in methods}
+    result = {"track": f"x{scale} bicubic (Pillow, antialiased)", "photos": [p.name for p in photos],
+              "per_photo": per_photo, "mean": mean, "model_seconds": timings,
+              "torch_threads": torch.get_num_threads()}
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / f"quality_x{scale}.json").write_text(json.dumps(result, indent=1))
+    lines = [f"# Quality, x{scale} bicubic track ({len(photos)} benchmark photos, DESIGN.md section 4)", "",
+             "| method | LPIPS-Alex (lower) | LPIPS-VGG (lower) | PSNR dB (higher) | SSIM (higher) |",
+             "|---|---|---|---|---|"]
+    for m in methods:
+        r = mean[m]
+        lines.append(f"| {m} | {r['lpips_alex']:.4f} | {r['lpips_vgg']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
+    lines += ["", "Per photo, LPIPS-Alex:", "", "| photo | " + " | ".join(methods) + " |",
+              "|---" * (len(methods) + 1) + "|"]
+    for p, vals in per_photo.items():
+        lines.append(f"| {p} | " + " | ".join(f"{vals[m]['lpips_alex']:.4f}" for m in methods) + " |")
+    (out_dir / f"quality_x{scale}.md").write_text("\n".join(lines) + "\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI for ``python main.py bench quality``."""
+    p = argparse.ArgumentParser(prog="restorer bench quality")
+    p.add_argument("--model", action="append", default=None, help="model name or file (repeatable)")
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    run(args.model or ["restorer-x4"], args.out)
+    print((args.out / "quality_x4.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,102 @@
+"""restorer.models loading and restorer.inference tiling, progress, cancel, precision, scale."""
+from __future__ import annotations
+
+import threading
+
+import pytest
+import torch
+from safetensors.torch import save_file
+
+from restorer.inference import Cancelled, default_tile_pad, pick_device, pick_dtype, restore, upscale
+from restorer.models import ModelLoadError, RestorerCompact, load_model
+
+
+@pytest.fixture
+def model(random_model_file):
+    return load_model(str(random_model_file))
+
+
+def test_loads_our_architecture_through_spandrel(model):
+    assert model.architecture.id == "RestorerCompact"
+    assert model.scale == 4 and model.input_channels == 3 and model.purpose == "SR"
+    assert isinstance(model.model, RestorerCompact) and model.model.num_conv == 4
+
+
+def test_loads_community_compact_file_as_its_own_architecture(tmp_path):
+    from spandrel.architectures.Compact import Compact
+
+    net = Compact(num_in_ch=3, num_out_ch=3, num_feat=16, num_conv=2, upscale=2)
+    save_file(net.state_dict(), str(tmp_path / "compact_x2.safetensors"))
+    desc = load_model(str(tmp_path / "compact_x2.safetensors"))
+    assert desc.architecture.id == "Compact" and desc.scale == 2
+
+
+def test_bad_model_files_name_the_file(tmp_path):
+    (tmp_path / "junk.pth").write_bytes(b"not a checkpoint")
+    save_file({"foo.weight": torch.zeros(3)}, str(tmp_path / "unknown.safetensors"))
+    for name in ("junk.pth", "unknown.safetensors", "missing.pth"):
+        with pytest.raises(ModelLoadError, match=name):
+            load_model(str(tmp_path / name))
+
+
+def test_tiled_equals_untiled_with_enough_padding(model):
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 200, 300)  # 300x200 input, as the Foundation issue asks
+    whole = upscale(model, x, tile=0, device="cpu")
+    tiled = upscale(model, x, tile=64, device="cpu")
+    assert whole.shape == (1, 3, 800, 1200)
+    assert default_tile_pad(model) == model.model.receptive_radius() == 8
+    assert (whole - tiled).abs().max().item() <= 1e-4
+
+
+def test_too_little_padding_shows_seams(model):
+    torch.manual_seed(1)
+    x = torch.rand(1, 3, 96, 96)
+    whole = upscale(model, x, tile=0, device="cpu")
+    tiled = upscale(model, x, tile=32, tile_pad=1, device="cpu")
+    assert (whole - tiled).abs().max().item() > 1e-3
+
+
+def test_progress_and_cancel(model):
+    x = torch.rand(1, 3, 64, 96)
+    calls = []
+    upscale(model, x, tile=32, device="cpu", progress=lambda d, t: calls.append((d, t)))
+    assert calls == [(i, 6) for i in range(1, 7)]
+    ev = threading.Event()
+
+    def progress(done, total):
+        if done == 2:
+            ev.set()
+
+    seen = []
+    with pytest.raises(Cancelled):
+        upscale(model, x, tile=32, device="cpu", progress=lambda d, t: (seen.append(d), progress(d, t)), cancel=ev)
+    assert seen == [1, 2]  # stopped between tiles, right after the flag was set
+
+
+def test_precision_and_device_choice():
+    cpu = torch.device("cpu")
+    assert pick_dtype("auto", cpu) == torch.float32
+    with pytest.warns(UserWarning, match="fp16 requested on the CPU"):
+        assert pick_dtype("fp16", cpu) == torch.float32
+    assert pick_dtype("fp16", torch.device("cuda"), supports_half=True) == torch.float16
+    assert pick_dtype("bf16", torch.device("cuda"), supports_bf16=True) == torch.bfloat16
+    with pytest.raises(ValueError):
+        pick_dtype("fp8", cpu)
+    assert pick_device("cpu") == cpu
+    if not torch.cuda.is_available():
+        assert pick_device("auto").type in ("cpu", "mps")
+        with pytest.raises(ValueError, match="CUDA"):
+            pick_device("cuda")
+
+
+def test_restore_other_scale_and_alpha(model, photo_like):
+    alpha = torch.ones(1, 1, 96, 128)
+    alpha[..., :, :64] = 0.0
+    res = restore(model, photo_like, alpha, scale=2, tile=48, device="cpu")
+    assert res.rgb.shape == (1, 3, 192, 256) and res.alpha.shape == (1, 1, 192, 256)
+    assert res.rgb.min() >= 0 and res.rgb.max() <= 1
+    # alpha keeps its two regions after upscaling
+    assert res.alpha[0, 0, :, :120].max() < 0.05 and res.alpha[0, 0, :, 136:].min() > 0.95
+    native = restore(model, photo_like, device="cpu")
+    assert native.rgb.shape == (1, 3, 384, 512) and native.scale == 4

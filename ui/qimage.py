@@ -1,0 +1,36 @@
+"""Tensor -> QImage conversion, through numpy (no torch maths here)."""
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtGui import QImage
+
+__all__ = ["tensor_to_qimage"]
+
+
+def _to_uint8(a: np.ndarray) -> np.ndarray:
+    return np.clip(np.nan_to_num(a, nan=0.0) * 255.0 + 0.5, 0, 255).astype(np.uint8)
+
+
+def tensor_to_qimage(rgb, alpha=None) -> QImage:
+    """Convert an engine image to a QImage that owns its pixels.
+
+    Args:
+        rgb: float tensor (1, 3, H, W) or (1, 1, H, W), values in [0, 1] (clamped).
+        alpha: optional float tensor (1, 1, H, W) in [0, 1].
+
+    Returns:
+        ``Format_RGB888`` (no alpha) or ``Format_RGBA8888`` QImage, a deep copy,
+        so the numpy buffer may be freed.
+    """
+    chw = rgb.detach().cpu().numpy()[0]
+    if chw.shape[0] == 1:
+        chw = np.repeat(chw, 3, axis=0)
+    hwc = _to_uint8(chw[:3].transpose(1, 2, 0))
+    fmt = QImage.Format.Format_RGB888
+    if alpha is not None:
+        a = _to_uint8(alpha.detach().cpu().numpy()[0, 0])
+        hwc = np.concatenate([hwc, a[..., None]], axis=-1)
+        fmt = QImage.Format.Format_RGBA8888
+    hwc = np.ascontiguousarray(hwc)
+    h, w, c = hwc.shape
+    return QImage(hwc.data, w, h, w * c, fmt).copy()
