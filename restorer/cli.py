@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 import warnings
 from pathlib import Path
@@ -135,7 +136,8 @@ def cmd_restore(args) -> int:
 
 
 def cmd_compare(args) -> int:
-    """Print full-reference metrics of IMAGE against REFERENCE."""
+    """Print full-reference metrics of IMAGE against REFERENCE (a table, or one JSON
+    object with ``--json``: float values, ``null`` where a value is infinite)."""
     from restorer.inference import pick_device
     from restorer.io import load_image
     from restorer.metrics import compare
@@ -148,7 +150,8 @@ def cmd_compare(args) -> int:
         )
     res = compare(img.rgb, ref.rgb, device=str(pick_device(args.device)))
     if args.json:
-        print(json.dumps(res))
+        # Non-finite values (PSNR of identical images is +inf) become null: strict JSON has no inf.
+        print(json.dumps({k: (v if math.isfinite(v) else None) for k, v in res.items()}))
     else:
         arrows = {"psnr": "dB, higher is better", "ssim": "higher is better", "lpips_alex": "lower is better",
                   "lpips_vgg": "lower is better", "dists": "lower is better"}

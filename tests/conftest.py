@@ -46,3 +46,30 @@ def save_png(path: Path, arr: np.ndarray, mode: str | None = None) -> Path:
 
     Image.fromarray(arr, mode).save(path) if mode else Image.fromarray(arr).save(path)
     return path
+
+
+def reference_lpips(net: str):
+    """The reference ``lpips`` package with our backbone weights loaded into its slices."""
+    import re
+    import warnings
+
+    import lpips
+
+    from restorer.weights import BACKBONE_LAYERS, backbone_state_dict
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = lpips.LPIPS(net={"alex": "alex", "vgg16": "vgg", "vgg": "vgg"}[net], version="0.1", pnet_rand=True, verbose=False)
+    backbone = backbone_state_dict("vgg16" if net == "vgg" else net)
+    # The reference's slices keep torchvision's feature indices as module names:
+    # slice k holds features [a, b); copy features.{i} into net.slice{k}.{i}.
+    state = ref.state_dict()
+    loaded = set()
+    for key in state:
+        m = re.fullmatch(r"net\.slice(\d)\.(\d+)\.(weight|bias)", key)
+        if m:
+            state[key] = backbone[f"features.{m.group(2)}.{m.group(3)}"]
+            loaded.add(int(m.group(2)))
+    assert sorted(loaded) == BACKBONE_LAYERS["vgg16" if net == "vgg" else net]
+    ref.load_state_dict(state)
+    return ref.eval()

@@ -28,7 +28,7 @@ import pytest
 import torch
 
 from restorer.metrics import LPIPS, compare, get_lpips, psnr, ssim, ssim_map
-from restorer.weights import BACKBONE_LAYERS, backbone_state_dict
+from conftest import reference_lpips
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -136,35 +136,12 @@ def test_ssim_identical_is_one_and_batched():
 
 # ----------------------------------------------------------------------- LPIPS
 
-_REF_NET = {"alex": "alex", "vgg16": "vgg"}
-
-
-def _reference_lpips(net: str):
-    """The reference ``lpips`` package with our backbone weights loaded into its slices."""
-    import lpips
-
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")
-        ref = lpips.LPIPS(net=_REF_NET[net], version="0.1", pnet_rand=True, verbose=False)
-    backbone = backbone_state_dict(net)
-    # The reference's slices keep torchvision's feature indices as module names:
-    # slice k holds features [a, b); copy features.{i} into net.slice{k}.{i}.
-    state = ref.state_dict()
-    loaded = set()
-    for key in state:
-        m = re.fullmatch(r"net\.slice(\d)\.(\d+)\.(weight|bias)", key)
-        if m:
-            state[key] = backbone[f"features.{m.group(2)}.{m.group(3)}"]
-            loaded.add(int(m.group(2)))
-    assert sorted(loaded) == BACKBONE_LAYERS[net]
-    ref.load_state_dict(state)
-    return ref.eval()
 
 
 @pytest.fixture(scope="module")
 def lpips_models():
     torch.manual_seed(0)
-    return {net: (get_lpips(net), _reference_lpips(net)) for net in ("alex", "vgg16")}
+    return {net: (get_lpips(net), reference_lpips(net)) for net in ("alex", "vgg16")}
 
 
 def _reference_values(ref, x, y):

@@ -1,0 +1,94 @@
+"""The CLI contract of DESIGN.md section 6: restore, compare, exit codes, never touching inputs."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from conftest import reference_lpips
+from restorer.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture
+def photo(tmp_path, photo_like):
+    arr = (photo_like[0].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8)
+    path = tmp_path / "photo.png"
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def test_restore_writes_4x_and_protects_files(tmp_path, photo, random_model_file, capsys):
+    out = tmp_path / "out.png"
+    before = photo.read_bytes()
+    assert main(["restore", str(photo), "-o", str(out), "--scale", "4", "--model", str(random_model_file),
+                 "--tile", "48"]) == 0
+    assert Image.open(out).size == (512, 384)
+    assert photo.read_bytes() == before
+    stamp = out.stat().st_mtime_ns
+    assert main(["restore", str(photo), "-o", str(out), "--model", str(random_model_file)]) == 1
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("error:") and "already exists" in err and "\n" not in err
+    assert out.stat().st_mtime_ns == stamp
+    assert main(["restore", str(photo), "-o", str(photo), "--model", str(random_model_file), "--overwrite"]) == 1
+    assert "input" in capsys.readouterr().err
+    assert photo.read_bytes() == before
+    assert main(["restore", str(photo), "-o", str(out), "--model", str(random_model_file), "--overwrite",
+                 "--scale", "2"]) == 0
+    assert Image.open(out).size == (256, 192)
+
+
+def test_restore_folder_skips_unreadable(tmp_path, photo, random_model_file, capsys):
+    broken = tmp_path / "broken.png"
+    broken.write_bytes(b"")
+    out_dir = tmp_path / "outs"
+    code = main(["restore", str(photo), str(broken), "-o", str(out_dir), "--model", str(random_model_file)])
+    assert code == 1  # one input failed: reported, the other still written
+    assert (out_dir / "photo_x4.png").is_file() and not (out_dir / "broken_x4.png").exists()
+    assert "broken.png" in capsys.readouterr().err
+
+
+def test_compare_json_matches_reference_lpips(tmp_path, photo, capsys):
+    img = Image.open(photo)
+    noisy = np.clip(np.asarray(img).astype(np.int16) + np.random.default_rng(0).integers(-20, 21, (96, 128, 3)),
+                    0, 255).astype(np.uint8)
+    other = tmp_path / "noisy.png"
+    Image.fromarray(noisy).save(other)
+    assert main(["compare", str(other), str(photo), "--json", "--device", "cpu"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert {"psnr", "ssim", "lpips_alex", "lpips_vgg"} <= set(res)
+    assert 20 < res["psnr"] < 30 and 0 < res["ssim"] < 1
+
+    ref = reference_lpips("alex")
+    to_t = lambda a: torch.from_numpy(np.asarray(a, np.float32) / 255).permute(2, 0, 1)[None] * 2 - 1  # noqa: E731
+    with torch.no_grad():
+        expected = ref(to_t(noisy), to_t(np.asarray(img))).item()
+    assert abs(res["lpips_alex"] - expected) < 1e-5
+
+
+def test_compare_identical_and_mismatched(tmp_path, photo, capsys):
+    assert main(["compare", str(photo), str(photo), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["psnr"] is None and res["ssim"] == pytest.approx(1.0, abs=1e-6) and res["lpips_alex"] == 0
+    small = tmp_path / "small.png"
+    Image.open(photo).resize((64, 48)).save(small)
+    assert main(["compare", str(small), str(photo)]) == 1
+    err = capsys.readouterr().err
+    assert "64x48" in err and "128x96" in err and err.count("\n") == 1
+
+
+def test_exit_codes_through_main_py(tmp_path):
+    run = lambda *a: subprocess.run([sys.executable, str(ROOT / "main.py"), *a], capture_output=True, text=True)  # noqa: E731
+    usage = run("restore")
+    assert usage.returncode == 2 and "usage" in usage.stderr
+    missing = run("compare", str(tmp_path / "nope.png"), str(tmp_path / "nope2.png"))
+    assert missing.returncode == 1
+    assert missing.stderr.strip().startswith("error:") and "nope.png" in missing.stderr
+    assert "Traceback" not in missing.stderr
