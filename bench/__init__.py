@@ -1,12 +1,13 @@
 """Benchmarks: each writes its figures to ``bench/results/``; none runs in the test suite.
 
 ``python main.py bench quality [...]``: x4 quality on the benchmark photos.
+``python main.py bench speed [...]``: CPU speed against SRVGGNetCompact-x4v3.
 """
 from __future__ import annotations
 
 import sys
 
-BENCHMARKS = {"quality": "bench.quality"}
+BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed"}
 
 
 def main(argv: list[str]) -> int:

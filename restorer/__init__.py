@@ -1,0 +1,12 @@
+"""Restorer's engine: image I/O, generators, tiled inference, metrics, training. No Qt here.
+
+Conventions (DESIGN.md section 1): images are ``torch.Tensor`` of shape
+(N, C, H, W), float32, RGB in [0, 1]; conversion to and from files happens in
+:mod:`restorer.io` only; alpha travels beside RGB.
+
+Modules: :mod:`restorer.io`, :mod:`restorer.models`, :mod:`restorer.inference`,
+:mod:`restorer.metrics`, :mod:`restorer.degradations`, :mod:`restorer.train`,
+:mod:`restorer.weights`, :mod:`restorer.cli`.
+"""
+
+__version__ = "0.1.0"

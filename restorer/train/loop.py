@@ -124,6 +124,11 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
         if disc is not None:
             disc.load_state_dict(ck["disc"])
             opt_d.load_state_dict(ck["opt_d"])
+        # The learning rate comes from the current config, so a resumed run may change it.
+        for opt in (opt_g, opt_d):
+            if opt is not None:
+                for group in opt.param_groups:
+                    group["lr"] = cfg.lr
         torch.set_rng_state(ck["rng"]["torch"])
         sampler.set_state(ck["rng"]["sampler"])
         step = ck["step"]

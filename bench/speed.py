@@ -1,0 +1,89 @@
+"""CPU speed benchmark: our generator against SRVGGNetCompact at realesr-general-x4v3 size.
+
+Both run in the same process, same threads, same input (default 128x128, fp32,
+``torch.inference_mode``); we report the best of ``--repeats`` runs as output
+megapixels per second, and the MACs per LR pixel of each architecture, to
+``bench/results/speed.{json,md}``. SRVGGNetCompact is built from spandrel's copy
+of the architecture (64 features, 32 convolutions, x4, PReLU; DESIGN.md
+section 5); its trained weights are not needed to time it.
+
+Usage: ``python main.py bench speed [--model NAME|PATH] [--size 128] [--threads 2]``
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import time
+from pathlib import Path
+
+import torch
+
+from restorer.models import load_model
+
+RESULTS = Path(__file__).resolve().parent / "results"
+
+
+def _best_seconds(fn, x: torch.Tensor, repeats: int) -> float:
+    with torch.inference_mode():
+        fn(x)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            fn(x)
+            best = min(best, time.perf_counter() - t0)
+    return best
+
+
+def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repeats: int = 5,
+        out_dir: Path = RESULTS) -> dict:
+    """Time both generators; write and return the figures (seconds, output MP/s, MMAC per LR pixel)."""
+    from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
+
+    torch.set_num_threads(threads)
+    ours = load_model(model_name).model.eval()
+    ref = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4, act_type="prelu").eval()
+    x = torch.rand(1, 3, size, size)
+    out_mp = (size * 4) ** 2 / 1e6
+    t_ours = _best_seconds(ours, x, repeats)
+    t_ref = _best_seconds(ref, x, repeats)
+    ref_macs = 9 * 3 * 64 + 32 * 9 * 64 * 64 + 9 * 64 * 48
+    result = {
+        "input": f"{size}x{size}", "threads": threads, "cpu": platform.processor() or platform.machine(),
+        "torch": torch.__version__,
+        "ours": {"model": model_name, "seconds": t_ours, "output_mp_per_s": out_mp / t_ours,
+                 "mmac_per_lr_pixel": ours.macs_per_pixel() / 1e6,
+                 "params": sum(p.numel() for p in ours.parameters())},
+        "srvgg_compact_x4v3": {"seconds": t_ref, "output_mp_per_s": out_mp / t_ref,
+                               "mmac_per_lr_pixel": ref_macs / 1e6,
+                               "params": sum(p.numel() for p in ref.parameters())},
+        "speedup": t_ref / t_ours,
+    }
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / "speed.json").write_text(json.dumps(result, indent=1))
+    o, r = result["ours"], result["srvgg_compact_x4v3"]
+    (out_dir / "speed.md").write_text(
+        f"# CPU speed, x4, {size}x{size} input, {threads} threads, fp32 (torch {torch.__version__})\n\n"
+        "| generator | params | MMAC / LR pixel | output MP/s |\n|---|---|---|---|\n"
+        f"| RestorerCompact ({model_name}) | {o['params']:,} | {o['mmac_per_lr_pixel']:.3f} | {o['output_mp_per_s']:.2f} |\n"
+        f"| SRVGGNetCompact (x4v3 size) | {r['params']:,} | {r['mmac_per_lr_pixel']:.3f} | {r['output_mp_per_s']:.2f} |\n"
+        f"\nSpeed-up: {result['speedup']:.2f}x\n")
+    return result
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI for ``python main.py bench speed``."""
+    p = argparse.ArgumentParser(prog="restorer bench speed")
+    p.add_argument("--model", default="restorer-x4")
+    p.add_argument("--size", type=int, default=128)
+    p.add_argument("--threads", type=int, default=2)
+    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--out", type=Path, default=RESULTS)
+    args = p.parse_args(argv)
+    run(args.model, args.size, args.threads, args.repeats, args.out)
+    print((args.out / "speed.md").read_text())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
