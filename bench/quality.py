@@ -1,14 +1,20 @@
 """Quality benchmark: x4 super-resolution of the benchmark photos, against bicubic and Lanczos.
 
-Track ``bicubic``: HR = the photo cropped to a multiple of 4; LR = Pillow's
-antialiased bicubic downscale by 4 (the standard SR benchmark degradation).
+HR = the photo cropped to a multiple of 4. Two tracks:
+
+* ``bicubic``: LR = Pillow's antialiased bicubic downscale by 4 (the standard SR
+  benchmark degradation).
+* ``realistic``: Gaussian blur (sigma 1.2 HR pixels), Pillow bicubic downscale
+  by 4, Gaussian noise (sigma 5 on the 0..255 scale, seed 0), JPEG quality 75 —
+  one fixed, mid-range point of the training degradation space.
+
 Each method upscales LR back to HR size; we report LPIPS-Alex, LPIPS-VGG (lower
 is better), PSNR (dB) and SSIM (higher is better) against HR, per photo and
-mean over the photos, and write them to ``bench/results/quality_x4.{json,md}``.
+mean over the photos, and write them to ``bench/results/quality_x4_{track}.{json,md}``.
 
 Usage::
 
-    python main.py bench quality [--model NAME|PATH ...] [--out bench/results]
+    python main.py bench quality [--model NAME|PATH ...] [--track bicubic|realistic|all] [--out bench/results]
 """
 from __future__ import annotations
 
@@ -35,7 +41,26 @@ def _tensor(im: Image.Image) -> torch.Tensor:
     return from_pil(im.convert("RGB")).rgb
 
 
-def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 256) -> dict:
+def degrade_lr(hr_im: Image.Image, track: str, scale: int = 4) -> Image.Image:
+    """Make the LR input of a benchmark track from an HR Pillow image (sides divisible by ``scale``)."""
+    w, h = hr_im.size
+    if track == "bicubic":
+        return hr_im.resize((w // scale, h // scale), Image.BICUBIC)
+    if track != "realistic":
+        raise ValueError(f"unknown track {track!r}")
+    import io
+
+    from PIL import ImageFilter
+
+    lr = hr_im.filter(ImageFilter.GaussianBlur(1.2)).resize((w // scale, h // scale), Image.BICUBIC)
+    arr = np.asarray(lr, dtype=np.float32) + np.random.default_rng(0).normal(0, 5, (h // scale, w // scale, 3))
+    buf = io.BytesIO()
+    Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=75)
+    buf.seek(0)
+    return Image.open(buf).convert("RGB")
+
+
+def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 256, track: str = "bicubic") -> dict:
     """Run the benchmark; return ``{"per_photo": ..., "mean": ...}`` and write the files.
 
     ``models`` are names or paths understood by :func:`restorer.models.load_model`.
@@ -48,7 +73,7 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
         hr_im = Image.open(path).convert("RGB")
         w, h = (hr_im.width // scale) * scale, (hr_im.height // scale) * scale
         hr_im = hr_im.crop((0, 0, w, h))
-        lr_im = hr_im.resize((w // scale, h // scale), Image.BICUBIC)
+        lr_im = degrade_lr(hr_im, track, scale)
         hr = _tensor(hr_im)
         outs = {
             "bicubic": _tensor(lr_im.resize((w, h), Image.BICUBIC)),
@@ -63,12 +88,12 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
         print(path.name, {k: round(v["lpips_alex"], 4) for k, v in per_photo[path.name].items()}, flush=True)
     methods = list(next(iter(per_photo.values())).keys())
     mean = {m: {k: float(np.mean([per_photo[p][m][k] for p in per_photo])) for k in METRICS} for m in methods}
-    result = {"track": f"x{scale} bicubic (Pillow, antialiased)", "photos": [p.name for p in photos],
+    result = {"track": track, "photos": [p.name for p in photos],
               "per_photo": per_photo, "mean": mean, "model_seconds": timings,
               "torch_threads": torch.get_num_threads()}
     out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / f"quality_x{scale}.json").write_text(json.dumps(result, indent=1))
-    lines = [f"# Quality, x{scale} bicubic track ({len(photos)} benchmark photos, DESIGN.md section 4)", "",
+    (out_dir / f"quality_x{scale}_{track}.json").write_text(json.dumps(result, indent=1))
+    lines = [f"# Quality, x{scale}, {track} track ({len(photos)} benchmark photos, DESIGN.md section 4)", "",
              "| method | LPIPS-Alex (lower) | LPIPS-VGG (lower) | PSNR dB (higher) | SSIM (higher) |",
              "|---|---|---|---|---|"]
     for m in methods:
@@ -78,7 +103,7 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
               "|---" * (len(methods) + 1) + "|"]
     for p, vals in per_photo.items():
         lines.append(f"| {p} | " + " | ".join(f"{vals[m]['lpips_alex']:.4f}" for m in methods) + " |")
-    (out_dir / f"quality_x{scale}.md").write_text("\n".join(lines) + "\n")
+    (out_dir / f"quality_x{scale}_{track}.md").write_text("\n".join(lines) + "\n")
     return result
 
 
@@ -86,10 +111,12 @@ def main(argv: list[str] | None = None) -> int:
     """CLI for ``python main.py bench quality``."""
     p = argparse.ArgumentParser(prog="restorer bench quality")
     p.add_argument("--model", action="append", default=None, help="model name or file (repeatable)")
+    p.add_argument("--track", choices=["bicubic", "realistic", "all"], default="all")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    run(args.model or ["restorer-x4"], args.out)
-    print((args.out / "quality_x4.md").read_text())
+    for track in (["bicubic", "realistic"] if args.track == "all" else [args.track]):
+        run(args.model or ["restorer-x4"], args.out, track=track)
+        print((args.out / f"quality_x4_{track}.md").read_text())
     return 0
 
 

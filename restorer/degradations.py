@@ -41,7 +41,7 @@ class DegradationConfig:
     noise on the 0..255 scale, JPEG quality in Pillow's 1..95 scale)."""
 
     scale: int = 4
-    p_clean: float = 0.3
+    p_clean: float = 0.5
     p_blur: float = 0.7
     blur_sigma: tuple[float, float] = (0.2, 2.0)
     p_aniso: float = 0.5

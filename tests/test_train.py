@@ -76,3 +76,16 @@ def test_losses_values():
     logits = torch.zeros(4)
     assert abs(gan_loss(logits, True).item() - np.log(2)) < 1e-6
     assert gan_loss(torch.full((4,), 5.0), True) < gan_loss(torch.full((4,), 5.0), False)
+
+
+def test_default_generator_gets_gradient_in_every_layer():
+    """Regression: a plain 16-conv stack collapsed to bicubic (gradients under Adam's eps)."""
+    from restorer.models import RestorerCompact
+
+    torch.manual_seed(0)
+    g = RestorerCompact()  # shipped configuration: 48 features, 16 convolutions
+    x = torch.rand(2, 3, 24, 24)
+    loss = (g(x) - torch.rand(2, 3, 96, 96)).abs().mean()
+    loss.backward()
+    norms = [p.grad.norm().item() for n, p in g.named_parameters() if n.endswith("weight")]
+    assert min(norms) > 1e-4

@@ -59,7 +59,7 @@ class TrainConfig:
     threads: int = 0  # 0: leave torch's default
     init: str = ""  # generator weights to start from (.pt checkpoint or .safetensors)
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
-    p_clean: float = 0.3
+    p_clean: float = 0.5
     extra: dict = field(default_factory=dict)
 
 
