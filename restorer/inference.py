@@ -220,7 +220,8 @@ def restore(
         alpha: optional float32 (1, 1, H, W) in [0, 1].
         scale: output scale; None = the model's native scale.
         **kwargs: passed to :func:`upscale` (tile, tile_pad, device, precision,
-            progress, cancel, on_tile).
+            progress, cancel, on_tile). ``on_tile`` boxes are in the model's
+            native output pixels, before any resampling to ``scale``.
 
     Raises:
         ValueError: scale <= 0. Also what :func:`upscale` raises.

@@ -240,7 +240,7 @@ def save_image(
         if Path(p).resolve() == target:
             raise ImageError(f"{path}: refusing to write over an input file")
     if path.exists() and not overwrite:
-        raise ImageError(f"{path}: already exists (use --overwrite to replace it)")
+        raise ImageError(f"{path}: already exists (not replaced without overwrite)")
     if not path.parent.exists():
         raise ImageError(f"{path}: folder {path.parent} does not exist")
     if fmt == "JPEG" and alpha is not None:

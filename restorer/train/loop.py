@@ -18,10 +18,9 @@ import copy
 import csv
 import os
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import numpy as np
 import torch
 import torch.nn.functional as F
 
@@ -60,7 +59,6 @@ class TrainConfig:
     init: str = ""  # generator weights to start from (.pt checkpoint or .safetensors)
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
     p_clean: float = 0.5
-    extra: dict = field(default_factory=dict)
 
 
 def _rng_state(sampler: PatchSampler) -> dict:
@@ -219,8 +217,3 @@ def export_generator(ckpt: str | Path, out: str | Path, use_ema: bool = True) ->
     save_file(state, str(tmp), metadata={"step": str(ck["step"]), "stage": ck["config"]["stage"]})
     os.replace(tmp, out)
     return out
-
-
-def _seed_everything(seed: int) -> None:
-    torch.manual_seed(seed)
-    np.random.seed(seed)
