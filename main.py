@@ -12,7 +12,22 @@ SUBCOMMANDS = {"restore", "compare", "train", "bench"}
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Dispatch to the CLI or the desktop app; return the exit status."""
+    """Dispatch to the benchmarks, the CLI or the desktop app; return the exit status.
+
+    Args:
+        argv: arguments without the program name; None = ``sys.argv[1:]``.
+            ``bench ...`` goes to :func:`bench.main`; a subcommand in
+            ``SUBCOMMANDS`` or a leading ``-h``/``--help``/``--debug`` goes to
+            :func:`restorer.cli.main`; anything else (image paths, Qt options, or
+            nothing) opens the desktop app (:func:`ui.app.run_app`).
+
+    Returns:
+        The exit status: 0 on success, 1 on failure, 2 on a usage error
+        (DESIGN.md section 6).
+
+    Raises:
+        SystemExit: from argparse, on a CLI usage error (2) or ``--help`` (0).
+    """
     argv = sys.argv[1:] if argv is None else argv
     if argv and argv[0] == "bench":
         from bench import main as bench_main
@@ -28,7 +43,12 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def entry() -> None:
-    """Console-script entry point (``restorer ...``)."""
+    """Console-script entry point (``restorer ...``, ``[project.scripts]`` in
+    pyproject.toml): run :func:`main` on ``sys.argv[1:]`` and exit with its status.
+
+    Raises:
+        SystemExit: always, carrying :func:`main`'s exit status.
+    """
     sys.exit(main())
 
 

@@ -7,11 +7,24 @@ from __future__ import annotations
 
 import sys
 
+#: Benchmark name -> module with a ``main(argv) -> int``.
 BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed"}
 
 
 def main(argv: list[str]) -> int:
-    """Dispatch ``python main.py bench NAME [ARGS]``; exit status 2 on an unknown name."""
+    """Dispatch ``python main.py bench NAME [ARGS]`` to ``BENCHMARKS[NAME].main(ARGS)``.
+
+    Args:
+        argv: the arguments after ``bench``: a benchmark name (a key of
+            ``BENCHMARKS``) and that benchmark's own options.
+
+    Returns:
+        The benchmark's exit status; 2 (after a usage line on stderr) when the
+        name is missing or unknown.
+
+    Raises:
+        SystemExit: from the benchmark's argparse on a usage error (2) or ``--help`` (0).
+    """
     if not argv or argv[0] not in BENCHMARKS:
         print(f"usage: restorer bench {{{','.join(BENCHMARKS)}}} [options]", file=sys.stderr)
         return 2

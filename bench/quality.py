@@ -33,7 +33,9 @@ from restorer.io import from_pil
 from restorer.metrics import compare
 from restorer.models import load_model
 
+#: Default output folder of the result files.
 RESULTS = Path(__file__).resolve().parent / "results"
+#: Keys of :func:`restorer.metrics.compare` averaged over the photos.
 METRICS = ("lpips_alex", "lpips_vgg", "psnr", "ssim")
 
 
@@ -42,7 +44,23 @@ def _tensor(im: Image.Image) -> torch.Tensor:
 
 
 def degrade_lr(hr_im: Image.Image, track: str, scale: int = 4) -> Image.Image:
-    """Make the LR input of a benchmark track from an HR Pillow image (sides divisible by ``scale``)."""
+    """Make the LR input of a benchmark track from an HR Pillow image.
+
+    Args:
+        hr_im: RGB Pillow image, width and height divisible by ``scale``.
+        track: ``"bicubic"``: Pillow's antialiased bicubic downscale (a = -0.5),
+            the standard SR benchmark degradation. ``"realistic"``: Pillow
+            ``GaussianBlur(1.2)`` (sigma in HR pixels), bicubic downscale,
+            Gaussian noise sigma 5 on the 0..255 scale (``default_rng(0)``, so
+            the same for every run), then JPEG quality 75 (Pillow, 4:2:0).
+        scale: integer downscale factor.
+
+    Returns:
+        RGB Pillow image (8-bit) of size (W // scale, H // scale).
+
+    Raises:
+        ValueError: unknown ``track``.
+    """
     w, h = hr_im.size
     if track == "bicubic":
         return hr_im.resize((w // scale, h // scale), Image.BICUBIC)
@@ -61,9 +79,34 @@ def degrade_lr(hr_im: Image.Image, track: str, scale: int = 4) -> Image.Image:
 
 
 def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 256, track: str = "bicubic") -> dict:
-    """Run the benchmark; return ``{"per_photo": ..., "mean": ...}`` and write the files.
+    """Run the benchmark on every photo of :func:`bench.photos.benchmark_photos`.
 
-    ``models`` are names or paths understood by :func:`restorer.models.load_model`.
+    Each HR photo is cropped to a multiple of ``scale``, degraded with
+    :func:`degrade_lr`, and upscaled back by Pillow bicubic, Pillow Lanczos and
+    each model (:func:`restorer.inference.restore` on the CPU, fp32); each
+    output is scored against HR with :func:`restorer.metrics.compare`.
+
+    Args:
+        models: names or paths understood by :func:`restorer.models.load_model`;
+            results are keyed by ``Path(m).stem``.
+        out_dir: folder for ``quality_x{scale}_{track}.json`` and ``.md`` (created).
+        scale: SR factor (integer).
+        tile: tile side in LR pixels for :func:`restorer.inference.restore`.
+        track: ``"bicubic"`` or ``"realistic"`` (see :func:`degrade_lr`).
+
+    Returns:
+        The dict written to the JSON file: ``track``, ``photos`` (file names),
+        ``per_photo`` (photo -> method -> metric -> float), ``mean`` (method ->
+        metric -> float, mean over photos), ``model_seconds`` (model -> total
+        wall seconds of ``restore`` over all photos), ``torch_threads``.
+        Metric units: PSNR in dB (higher is better), SSIM unitless (higher),
+        LPIPS unitless (lower).
+
+    Raises:
+        ValueError: unknown ``track``.
+        restorer.models.ModelLoadError: a model cannot be loaded.
+        restorer.weights.WeightsNotFoundError: LPIPS weights unavailable offline.
+        subprocess.CalledProcessError: the photos could not be fetched.
     """
     photos = benchmark_photos()
     loaded = {Path(m).stem: load_model(m) for m in models}
@@ -108,7 +151,18 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI for ``python main.py bench quality``."""
+    """CLI for ``python main.py bench quality``: run :func:`run` for the chosen
+    track(s) (default both; model default ``restorer-x4``) and print the Markdown tables.
+
+    Args:
+        argv: options without the program name; None = ``sys.argv[1:]``.
+
+    Returns:
+        0. Failures propagate as exceptions (see :func:`run`).
+
+    Raises:
+        SystemExit: argparse usage error (2) or ``--help`` (0).
+    """
     p = argparse.ArgumentParser(prog="restorer bench quality")
     p.add_argument("--model", action="append", default=None, help="model name or file (repeatable)")
     p.add_argument("--track", choices=["bicubic", "realistic", "all"], default="all")

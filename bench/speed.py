@@ -21,6 +21,7 @@ import torch
 
 from restorer.models import load_model
 
+#: Default output folder of ``speed.json`` and ``speed.md``.
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
@@ -37,7 +38,36 @@ def _best_seconds(fn, x: torch.Tensor, repeats: int) -> float:
 
 def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repeats: int = 5,
         out_dir: Path = RESULTS) -> dict:
-    """Time both generators; write and return the figures (seconds, output MP/s, MMAC per LR pixel)."""
+    """Time our generator against SRVGGNetCompact (realesr-general-x4v3 size).
+
+    Both run on the CPU in fp32 under ``torch.inference_mode`` on the same
+    random (1, 3, size, size) input in [0, 1]; each is warmed up once, then the
+    best of ``repeats`` runs is kept. Reference architecture: spandrel 0.4's copy
+    of SRVGGNetCompact (Wang et al., Real-ESRGAN, 2021; 64 features, 32 convs,
+    x4, PReLU; DESIGN.md section 5), random weights.
+
+    Args:
+        model_name: our model, a name or path for :func:`restorer.models.load_model`;
+            must be a ``RestorerCompact`` x4 (``macs_per_pixel`` is read, and
+            output megapixels assume x4).
+        size: LR input side in pixels.
+        threads: ``torch.set_num_threads`` value (left set for the process).
+        repeats: timed runs per model (best kept).
+        out_dir: folder for ``speed.json`` and ``speed.md`` (created).
+
+    Returns:
+        The dict written to ``speed.json``: input size, threads, CPU, torch
+        version; per model ``seconds`` (best wall time of one forward pass),
+        ``output_mp_per_s`` (output megapixels per second),
+        ``mmac_per_lr_pixel`` (millions of multiply-accumulates per LR pixel,
+        convolutions only) and ``params``; and ``speedup`` (reference seconds /
+        ours).
+
+    Raises:
+        restorer.models.ModelLoadError: ``model_name`` cannot be loaded.
+        AttributeError: the model is not a ``RestorerCompact`` (no ``macs_per_pixel``).
+        ImportError: spandrel's internal SRVGG module moved (spandrel != 0.4).
+    """
     from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
 
     torch.set_num_threads(threads)
@@ -47,6 +77,7 @@ def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repe
     out_mp = (size * 4) ** 2 / 1e6
     t_ours = _best_seconds(ours, x, repeats)
     t_ref = _best_seconds(ref, x, repeats)
+    # SRVGGNetCompact: first conv 3->64, 32 body convs 64->64, last conv 64->3*4**2 (3x3 kernels).
     ref_macs = 9 * 3 * 64 + 32 * 9 * 64 * 64 + 9 * 64 * 48
     result = {
         "input": f"{size}x{size}", "threads": threads, "cpu": platform.processor() or platform.machine(),
@@ -72,7 +103,17 @@ def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repe
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI for ``python main.py bench speed``."""
+    """CLI for ``python main.py bench speed``: run :func:`run` and print ``speed.md``.
+
+    Args:
+        argv: options without the program name; None = ``sys.argv[1:]``.
+
+    Returns:
+        0. Failures propagate as exceptions (see :func:`run`).
+
+    Raises:
+        SystemExit: argparse usage error (2) or ``--help`` (0).
+    """
     p = argparse.ArgumentParser(prog="restorer bench speed")
     p.add_argument("--model", default="restorer-x4")
     p.add_argument("--size", type=int, default=128)

@@ -20,7 +20,15 @@ class CliError(Exception):
 
 
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argparse parser for every subcommand."""
+    """Return the argparse parser for ``restore``, ``compare`` and ``train``
+    (DESIGN.md section 6). ``--debug`` is accepted before and after the
+    subcommand, but only the one after it takes effect: the subparser's default
+    (False) overwrites a ``--debug`` given before the subcommand.
+
+    Returns:
+        The parser; ``parse_args`` yields a namespace with ``command`` set to
+        the subcommand name.
+    """
     p = argparse.ArgumentParser(prog="restorer", description="Restore and upscale images, and measure the result.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     sub = p.add_subparsers(dest="command", required=True)
@@ -36,14 +44,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     r.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    r.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     c = sub.add_parser("compare", help="full-reference metrics of IMAGE against REFERENCE")
     c.add_argument("image")
     c.add_argument("reference")
     c.add_argument("--json", action="store_true", help="print one JSON object")
     c.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    c.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     t = sub.add_parser("train", help="train the generator (PSNR stage, then GAN stage)")
     t.add_argument("--data", default="data/train", help="folder of HR photos (scripts/fetch_training_photos.sh)")
@@ -61,7 +69,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     t.add_argument("--export", default="", help="after training, write the EMA generator here (.safetensors)")
     t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--debug", action="store_true", help=argparse.SUPPRESS)
+    t.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
 
@@ -79,8 +87,30 @@ def _output_paths(inputs: list[Path], output: Path, scale_tag: str) -> list[Path
 
 
 def cmd_restore(args) -> int:
-    """Restore each input and save it; see ``restorer restore --help``."""
-    import torch  # noqa: F401 - imported here to keep --help fast
+    """Restore each input and save it; see ``restorer restore --help``.
+
+    Outputs keep the input's alpha, bit depth, grayscale-ness, ICC profile and
+    EXIF. With several inputs (or an existing folder as ``-o``) outputs are
+    ``OUT/{stem}_x{scale}{ext}`` (the input's extension when it can be written,
+    else ``.png``); unreadable inputs are skipped with a warning.
+
+    Args:
+        args: namespace from :func:`build_parser` for ``restore``: ``inputs``,
+            ``output``, ``scale`` (output factor, float > 0, or None = native),
+            ``model``, ``tile`` (LR pixels, 0 = whole image), ``tile_pad`` (LR
+            pixels or None), ``device``, ``precision``, ``overwrite``.
+
+    Returns:
+        0 when every input was restored and saved.
+
+    Raises:
+        CliError: bad ``--tile``/``--scale``, unsupported output extension, an
+            output exists without ``--overwrite``, the single input is
+            unreadable, or some of several inputs were skipped.
+        restorer.models.ModelLoadError: the model cannot be loaded.
+        restorer.io.ImageError: an output cannot be written.
+        ValueError, RuntimeError: unknown or unavailable device, bad precision.
+    """
     from tqdm import tqdm
 
     from restorer.inference import restore
@@ -137,7 +167,27 @@ def cmd_restore(args) -> int:
 
 def cmd_compare(args) -> int:
     """Print full-reference metrics of IMAGE against REFERENCE (a table, or one JSON
-    object with ``--json``: float values, ``null`` where a value is infinite)."""
+    object with ``--json``: float values, ``null`` where a value is infinite).
+
+    Keys and units as :func:`restorer.metrics.compare`: ``psnr`` (dB), ``ssim``,
+    ``lpips_alex``, ``lpips_vgg`` (unitless). Alpha is ignored; grayscale files
+    are compared as three equal channels.
+
+    Args:
+        args: namespace from :func:`build_parser` for ``compare``: ``image``,
+            ``reference``, ``json``, ``device`` (where LPIPS runs).
+
+    Returns:
+        0.
+
+    Raises:
+        CliError: the two images differ in size.
+        restorer.io.ImageError: a file cannot be read.
+        ValueError: an image is smaller than 31x31 pixels (LPIPS-Alex), or the
+            device is unavailable.
+        RuntimeError: the device name is not one torch knows.
+        restorer.weights.WeightsNotFoundError: LPIPS weights unavailable offline.
+    """
     from restorer.inference import pick_device
     from restorer.io import load_image
     from restorer.metrics import compare
@@ -161,7 +211,21 @@ def cmd_compare(args) -> int:
 
 
 def cmd_train(args) -> int:
-    """Run one training stage; optionally export the EMA generator."""
+    """Run one training stage (:func:`restorer.train.loop.train`); optionally
+    export the EMA generator as safetensors (``--export``).
+
+    Args:
+        args: namespace from :func:`build_parser` for ``train`` (fields map
+            one to one onto :class:`restorer.train.loop.TrainConfig`, plus
+            ``export``).
+
+    Returns:
+        0.
+
+    Raises:
+        FileNotFoundError: no usable training image in ``--data``.
+        restorer.weights.WeightsNotFoundError: VGG16 weights missing (GAN stage).
+    """
     from restorer.train.loop import TrainConfig, export_generator, train
 
     cfg = TrainConfig(data=args.data, out=args.out, stage=args.stage, steps=args.steps, batch=args.batch,
@@ -175,7 +239,22 @@ def cmd_train(args) -> int:
 
 
 def main(argv: list[str] | None = None) -> int:
-    """Run the CLI; return the exit status (0 ok, 1 failure, 2 usage error)."""
+    """Run the CLI; return the exit status (DESIGN.md section 6).
+
+    Any exception from a subcommand is printed as one line ``error: ...`` on
+    stderr (the traceback is re-raised instead with ``--debug``) and gives 1;
+    Ctrl+C gives 1 too.
+
+    Args:
+        argv: arguments without the program name; None = ``sys.argv[1:]``.
+
+    Returns:
+        0 on success, 1 on failure.
+
+    Raises:
+        SystemExit: from argparse, on a usage error (status 2) or ``--help`` (0).
+        Exception: any failure, re-raised when ``--debug`` is given.
+    """
     parser = build_parser()
     args = parser.parse_args(argv)
     handlers = {"restore": cmd_restore, "compare": cmd_compare, "train": cmd_train}

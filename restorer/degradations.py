@@ -38,7 +38,22 @@ __all__ = ["DegradationConfig", "degrade", "bicubic_downscale", "gaussian_kernel
 @dataclass(frozen=True)
 class DegradationConfig:
     """Ranges of the degradation pipeline (probabilities in [0, 1], sigmas in HR pixels,
-    noise on the 0..255 scale, JPEG quality in Pillow's 1..95 scale)."""
+    noise on the 0..255 scale, JPEG quality in Pillow's 1..95 scale).
+
+    Attributes:
+        scale: integer SR factor (HR side / LR side).
+        p_clean: probability of the plain bicubic downscale (no other step).
+        p_blur, blur_sigma, p_aniso, kernel_size: Gaussian blur probability,
+            sigma range (HR pixels), probability of an anisotropic kernel, and
+            kernel side (odd, pixels).
+        p_noise, noise_sigma, p_grey_noise: Gaussian noise probability, sigma
+            range (0..255 scale), probability of grey (channel-shared) noise.
+        p_jpeg, jpeg_quality: JPEG probability and inclusive quality range.
+
+    Values are not validated. Ranges are narrowed from Real-ESRGAN's first
+    degradation stage (Wang et al., ICCVW 2021, ``options/train_realesrgan_x4plus.yml``);
+    see the module docstring.
+    """
 
     scale: int = 4
     p_clean: float = 0.5
@@ -61,9 +76,11 @@ def bicubic_downscale(x: torch.Tensor, scale: int) -> torch.Tensor:
         scale: integer factor >= 1.
 
     Returns:
-        float tensor (N, C, H // scale, W // scale), clamped to [0, 1]. Matches
-        Pillow's ``Image.resize(..., BICUBIC)`` (antialiased, a = -0.5) to within
-        rounding, i.e. the usual ``x4 bicubic`` SR benchmark degradation.
+        float tensor (N, C, H // scale, W // scale), clamped to [0, 1] (same
+        dtype and device as ``x``; ``x`` itself, unclamped, when ``scale`` is
+        1). Matches Pillow's ``Image.resize(..., BICUBIC)`` (antialiased,
+        a = -0.5; PyTorch's ``antialias=True`` kernel) to within rounding, i.e.
+        the usual ``x4 bicubic`` SR benchmark degradation.
     """
     if scale == 1:
         return x
@@ -72,10 +89,20 @@ def bicubic_downscale(x: torch.Tensor, scale: int) -> torch.Tensor:
 
 
 def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float) -> torch.Tensor:
-    """Return a normalised 2-D anisotropic Gaussian kernel, float32 (size, size).
+    """Return a normalised 2-D anisotropic Gaussian kernel.
 
-    ``sigma_x``/``sigma_y`` in pixels along the rotated axes, ``theta`` in radians
-    (Real-ESRGAN's ``bivariate_Gaussian``).
+    Args:
+        size: kernel side in pixels (odd for a centred kernel).
+        sigma_x, sigma_y: standard deviations in pixels along the rotated axes
+            (> 0; 0 gives NaN).
+        theta: rotation of the x axis in radians.
+
+    Returns:
+        float32 tensor (size, size), non-negative, summing to 1, centred at
+        ((size - 1) / 2, (size - 1) / 2).
+
+    Source: Real-ESRGAN / BasicSR ``bivariate_Gaussian``
+    (``basicsr/data/degradations.py``).
     """
     ax = torch.arange(size, dtype=torch.float64) - (size - 1) / 2
     yy, xx = torch.meshgrid(ax, ax, indexing="ij")
@@ -87,8 +114,21 @@ def gaussian_kernel(size: int, sigma_x: float, sigma_y: float, theta: float) -> 
 
 
 def jpeg(x: torch.Tensor, quality: int) -> torch.Tensor:
-    """JPEG-compress one image (C, H, W) float in [0, 1] with Pillow at ``quality``
-    (1..95, 4:2:0 subsampling); returns the decoded float tensor, same shape."""
+    """JPEG-compress one image with Pillow's encoder and decode it again.
+
+    Args:
+        x: CPU float tensor (3, H, W), RGB in [0, 1] (clamped, then rounded to
+            8 bits); must not require grad.
+        quality: Pillow JPEG quality, 1..95 (4:2:0 chroma subsampling, Pillow's
+            default).
+
+    Returns:
+        float32 tensor (3, H, W) in [0, 1], multiples of 1/255, on the CPU.
+
+    Raises:
+        TypeError: ``x`` does not have 3 channels (Pillow cannot build the image).
+        RuntimeError: ``x`` is on a GPU or requires grad (``.numpy()`` fails).
+    """
     arr = (x.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
     buf = io.BytesIO()
     Image.fromarray(arr).save(buf, format="JPEG", quality=int(quality))
@@ -101,12 +141,21 @@ def degrade(hr: torch.Tensor, rng: np.random.Generator, cfg: DegradationConfig =
     """Degrade one HR image into its LR counterpart.
 
     Args:
-        hr: float32 tensor (C, H, W) in [0, 1], H and W divisible by ``cfg.scale``.
+        hr: CPU float32 tensor (C, H, W) in [0, 1], H and W divisible by
+            ``cfg.scale`` and larger than ``cfg.kernel_size // 2`` (reflect
+            padding of the blur); C = 3 whenever JPEG may be applied.
         rng: numpy random generator (the only source of randomness).
         cfg: ranges; see the module docstring.
 
     Returns:
         float32 tensor (C, H // scale, W // scale) in [0, 1].
+
+    Raises:
+        RuntimeError: the image is too small for the blur's reflect padding.
+        TypeError: JPEG was drawn and C != 3 (see :func:`jpeg`).
+
+    Source: first-order version of Real-ESRGAN's degradation (Wang et al.,
+    ICCVW 2021) and BSRGAN's (Zhang et al., ICCV 2021); see the module docstring.
     """
     x = hr.unsqueeze(0)
     s = cfg.scale

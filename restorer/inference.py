@@ -20,6 +20,7 @@ import torch.nn.functional as F
 
 __all__ = ["Cancelled", "pick_device", "pick_dtype", "upscale", "restore", "default_tile_pad", "RestoreResult"]
 
+#: ``progress(done_tiles, total_tiles)`` callback type.
 ProgressFn = Callable[[int, int], None]
 
 
@@ -28,11 +29,20 @@ class Cancelled(Exception):
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """Return a torch device for ``"auto"`` (CUDA, then MPS, then CPU), ``"cpu"``,
-    ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+    """Return a torch device for ``"auto"`` (CUDA, then MPS, then CPU, as
+    DESIGN.md section 1), ``"cpu"``, ``"cuda"``, ``"cuda:N"`` or ``"mps"``.
+
+    Args:
+        name: device name; anything ``torch.device`` parses is accepted.
+
+    Returns:
+        The ``torch.device`` (``"auto"`` gives an index-less ``cuda``/``mps``/``cpu``).
 
     Raises:
-        ValueError: the requested device is not available here.
+        ValueError: CUDA or MPS requested but not available here, or a torch
+            device type other than cpu/cuda/mps (e.g. ``"meta"``).
+        RuntimeError: ``name`` is not a device string torch can parse (raised
+            by ``torch.device``, e.g. ``"gpu"``).
     """
     if name == "auto":
         if torch.cuda.is_available():
@@ -53,12 +63,25 @@ def pick_device(name: str = "auto") -> torch.device:
 def pick_dtype(precision: str, device: torch.device, supports_half: bool = True, supports_bf16: bool = True) -> torch.dtype:
     """Choose the generator's dtype.
 
-    ``auto``: fp16 on CUDA when the model supports it, else fp32. ``fp16``/``bf16``
-    on a CPU fall back to fp32 with a warning (CPU half-precision convolutions are
-    slow or unsupported); unsupported by the model also falls back to fp32.
+    ``auto``: fp16 on CUDA when the model supports it, else fp32 (also on MPS).
+    ``fp16``/``bf16`` on a CPU fall back to fp32 with a warning (CPU
+    half-precision convolutions are slow or unsupported); unsupported by the
+    model also falls back to fp32 with a warning (DESIGN.md section 1).
+
+    Args:
+        precision: ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"bf16"``.
+        device: where the model will run.
+        supports_half, supports_bf16: the model's capabilities (spandrel's
+            ``supports_half`` / ``supports_bfloat16``).
+
+    Returns:
+        ``torch.float32``, ``torch.float16`` or ``torch.bfloat16``.
 
     Raises:
         ValueError: unknown precision name.
+
+    Warns:
+        UserWarning: a requested half precision falls back to fp32.
     """
     if precision not in ("auto", "fp32", "fp16", "bf16"):
         raise ValueError(f"unknown precision {precision!r}; use auto, fp32, fp16 or bf16")
@@ -81,7 +104,15 @@ def pick_dtype(precision: str, device: torch.device, supports_half: bool = True,
 def default_tile_pad(model) -> int:
     """Tile padding in LR pixels: the generator's receptive-field radius when it
     declares one (``receptive_radius()``), else 16 (a little above Real-ESRGAN's
-    default ``tile_pad=10``)."""
+    default ``tile_pad=10``).
+
+    Args:
+        model: a spandrel ``ImageModelDescriptor`` (its ``.model`` is inspected)
+            or a bare module.
+
+    Returns:
+        The padding, an int >= 0, in LR pixels.
+    """
     inner = getattr(model, "model", model)
     radius = getattr(inner, "receptive_radius", None)
     return int(radius()) if callable(radius) else 16
@@ -127,8 +158,21 @@ def upscale(
         float32 tensor (1, C_out, H*scale, W*scale) on the CPU, clamped to [0, 1].
 
     Raises:
-        Cancelled: ``cancel`` was set.
-        ValueError: bad device/precision/tile arguments.
+        Cancelled: ``cancel`` was set (the model is left in fp32).
+        ValueError: ``lr`` is not (1, C, H, W), ``tile`` < 0, or a bad or
+            unavailable device or precision (see :func:`pick_device`,
+            :func:`pick_dtype`). ``tile_pad`` is not checked: it must be >= 0.
+        RuntimeError: unparsable device name; errors from the model itself
+            (e.g. out of memory).
+
+    Warns:
+        UserWarning: precision fallback (:func:`pick_dtype`), or a
+            half-precision tile rerun in fp32.
+
+    Side effects: the model is moved to ``device`` and left there; it is cast
+    back to fp32 on return or cancel (not on other errors).
+    Source: tiling as Real-ESRGAN's ``RealESRGANer.tile_process``
+    (``realesrgan/utils.py``).
     """
     if lr.ndim != 4 or lr.shape[0] != 1:
         raise ValueError(f"expected a (1, C, H, W) tensor, got shape {tuple(lr.shape)}")
@@ -184,7 +228,8 @@ def upscale(
 @dataclass
 class RestoreResult:
     """Output of :func:`restore`: ``rgb`` (1, 3, H', W') and ``alpha`` (1, 1, H', W')
-    or None, float32 in [0, 1], plus the ``scale`` actually applied."""
+    or None, float32 in [0, 1] on the CPU, plus the ``scale`` actually applied
+    (a float; H' = max(1, round(H * scale)), likewise W')."""
 
     rgb: torch.Tensor
     alpha: torch.Tensor | None
@@ -192,8 +237,23 @@ class RestoreResult:
 
 
 def resize(x: torch.Tensor, size: tuple[int, int], mode: str = "bicubic") -> torch.Tensor:
-    """Resize (N, C, H, W) float in [0, 1] to ``size`` = (H', W'), antialiased when
-    shrinking; bicubic (a = -0.75, PyTorch's) by default; output clamped to [0, 1]."""
+    """Resize an image tensor with ``torch.nn.functional.interpolate``.
+
+    Args:
+        x: float tensor (N, C, H, W) in [0, 1].
+        size: target (H', W') in pixels.
+        mode: ``interpolate`` mode. ``"bilinear"``/``"bicubic"`` run with
+            ``antialias=True`` in both directions; PyTorch's antialiased bicubic
+            is Keys' kernel with a = -0.5, the same as Pillow's ``BICUBIC``
+            (not the a = -0.75 of its plain bicubic).
+
+    Returns:
+        Tensor (N, C, H', W'), same dtype and device, clamped to [0, 1]; ``x``
+        itself (unclamped) when it already has that size.
+
+    Raises:
+        ValueError: unknown ``mode``.
+    """
     if tuple(x.shape[-2:]) == tuple(size):
         return x
     kw = {"align_corners": False} if mode in ("bilinear", "bicubic") else {}
@@ -211,8 +271,12 @@ def restore(
     """Restore/upscale an RGB image (and carry its alpha).
 
     The generator runs at its native scale; when ``scale`` differs, the result is
-    resampled (antialiased bicubic) to ``round(W * scale) x round(H * scale)``.
-    Alpha is upscaled with bicubic interpolation (it never enters the model).
+    resampled (antialiased bicubic, :func:`resize`) to
+    ``round(W * scale) x round(H * scale)``. Alpha is resized with the same
+    bicubic (:func:`resize`). It enters the model only when the model takes 4
+    channels (RGBA; opaque alpha is supplied when there is none), and even then
+    the model's alpha output is discarded. A 1-channel model gets the channel
+    mean of ``rgb`` and its output is repeated to 3 channels.
 
     Args:
         model: spandrel ``ImageModelDescriptor``.
@@ -223,8 +287,12 @@ def restore(
             progress, cancel, on_tile). ``on_tile`` boxes are in the model's
             native output pixels, before any resampling to ``scale``.
 
+    Returns:
+        :class:`RestoreResult` (CPU, float32, in [0, 1]).
+
     Raises:
-        ValueError: scale <= 0. Also what :func:`upscale` raises.
+        ValueError: scale <= 0. Also what :func:`upscale` raises (including
+            :class:`Cancelled`).
     """
     native = int(model.scale)
     scale = float(native if scale is None else scale)

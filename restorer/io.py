@@ -37,7 +37,9 @@ __all__ = ["LoadedImage", "ImageError", "load_image", "save_image", "to_pil", "f
 #: Output extensions and the Pillow format they map to.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 
-#: Pillow's decompression-bomb limit, in pixels (about 16k x 16k).
+#: Our decompression-bomb limit, in pixels (about 16k x 16k); :func:`load_image`
+#: sets it as Pillow's ``Image.MAX_IMAGE_PIXELS`` (Pillow's own default is
+#: 89,478,485) and rejects larger images.
 MAX_PIXELS = 268_000_000
 
 
@@ -58,6 +60,7 @@ class LoadedImage:
         exif: the EXIF block (orientation reset to 1) as bytes, or None.
         path: where it came from (None for in-memory images).
         format: Pillow's format name of the source (``"PNG"``, ``"JPEG"``...).
+        info: free-form extra metadata; currently always empty.
     """
 
     rgb: torch.Tensor
@@ -84,7 +87,24 @@ def _array_to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
 
 
 def from_pil(im: Image.Image) -> LoadedImage:
-    """Convert a Pillow image (any mode) into a :class:`LoadedImage` (no EXIF transpose)."""
+    """Convert a Pillow image (any mode) into a :class:`LoadedImage` (no EXIF transpose).
+
+    Mode handling: ``I;16*`` and ``I`` are 16-bit grayscale (``I`` values above
+    65535 are divided by 65535, negatives clipped to 0); ``F`` is grayscale
+    divided by its own maximum when that exceeds 1, marked 16-bit; ``1``/``L``
+    and ``LA`` are 8-bit grayscale; ``P`` becomes RGBA when it has
+    transparency, else RGB; ``PA`` becomes RGBA; every other mode is converted
+    to RGB (so the alpha of e.g. ``RGBa`` is dropped).
+
+    Args:
+        im: Pillow image.
+
+    Returns:
+        :class:`LoadedImage` with ``rgb`` float32 (1, 3, H, W) in [0, 1]
+        (grayscale repeated on three channels), ``alpha`` float32 (1, 1, H, W)
+        in [0, 1] or None (also None when fully opaque), ``bits`` 8 or 16 and
+        ``grayscale``; ``path``, ``format``, ``icc_profile`` and ``exif`` unset.
+    """
     mode = im.mode
     alpha = None
     bits = 8
@@ -132,7 +152,11 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
         path: file to read.
 
     Returns:
-        :class:`LoadedImage` with EXIF orientation applied.
+        :class:`LoadedImage` with EXIF orientation applied (see the module
+        docstring and :func:`from_pil` for shapes, ranges and modes).
+
+    Warns:
+        UserWarning: the file is animated; only the first frame is used.
 
     Raises:
         ImageError: missing, unreadable, truncated, not an image, or larger than
@@ -178,9 +202,17 @@ def to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None, bits: int = 8, 
     """Convert a (1, 3, H, W) float tensor in [0, 1] (values outside are clamped)
     and optional (1, 1, H, W) alpha to a Pillow image.
 
-    Returns ``RGB``/``RGBA``/``L``/``LA`` (8-bit), or ``I;16`` for 16-bit
-    grayscale without alpha. Pillow has no 16-bit colour mode, so 16-bit colour
-    is written as 8-bit (Pillow also decodes 16-bit colour files as 8-bit).
+    Args:
+        rgb: float tensor (1, 3, H, W), any float dtype and device.
+        alpha: optional float tensor (1, 1, H, W), clamped to [0, 1].
+        bits: 8 or 16; 16 is honoured only for grayscale without alpha.
+        grayscale: write one channel, the mean of R, G and B.
+
+    Returns:
+        ``RGB``/``RGBA``/``L``/``LA`` (8-bit), or ``I;16`` for 16-bit
+        grayscale without alpha; samples are rounded to nearest. Pillow has no
+        16-bit colour mode, so 16-bit colour is written as 8-bit (Pillow also
+        decodes 16-bit colour files as 8-bit).
     """
     rgb = rgb.detach().float().clamp(0, 1)[0]
     if grayscale:
@@ -222,14 +254,20 @@ def save_image(
         overwrite: allow replacing an existing file.
         protect: paths that must never be written (the inputs).
         quality: JPEG/WebP quality, 1..100.
+        background: RGB in [0, 1] that JPEG output is composited over when
+            ``alpha`` is given (default white).
 
     Returns:
         The written path.
 
+    Warns:
+        UserWarning: alpha dropped for JPEG (the message says "white" whatever
+            ``background`` is).
+
     Raises:
         ImageError: unsupported extension, target is a protected input, target
-            exists without ``overwrite``, or the write failed (no partial file
-            is left behind).
+            exists without ``overwrite``, its folder does not exist, or the
+            write failed (no partial file is left behind); one line naming the file.
     """
     path = Path(path)
     fmt = SAVE_FORMATS.get(path.suffix.lower())

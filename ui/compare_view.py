@@ -21,13 +21,21 @@ from PySide6.QtWidgets import (
 
 __all__ = ["ImageView", "BeforeAfterView"]
 
+#: Zoom limits (screen pixels per scene pixel) and the factor per wheel notch / zoom action.
 MIN_ZOOM = 1 / 64
 MAX_ZOOM = 64.0
 ZOOM_STEP = 1.25
 
 
 class ImageView(QGraphicsView):
-    """One pane: a QGraphicsView that reports wheel turns and resizes to its pair."""
+    """One pane: a QGraphicsView that reports wheel turns and resizes to its pair.
+
+    Signals:
+        wheel_zoom(view, notches, pos): a vertical wheel turn, ``notches``
+            = angle / 120 (positive = zoom in), ``pos`` in viewport pixels;
+            the view does not zoom itself.
+        resized(): the view was resized.
+    """
 
     wheel_zoom = Signal(object, float, QPointF)  # view, notches (+ = in), position in the viewport
     resized = Signal()
@@ -102,20 +110,25 @@ class BeforeAfterView(QWidget):
     # ----------------------------------------------------------------- content
     @property
     def views(self) -> tuple[ImageView, ImageView]:
+        """The (before, after) panes."""
         return self.before_view, self.after_view
 
     @property
     def zoom(self) -> float:
+        """The shared zoom factor, screen pixels per scene pixel, in [MIN_ZOOM, MAX_ZOOM]."""
         return self._zoom
 
     @property
     def fit_mode(self) -> bool:
+        """True while the image is kept fitted to the panes (after :meth:`fit`)."""
         return self._fit_mode
 
     def has_image(self) -> bool:
+        """True when an image is shown (the scene rectangle is not empty)."""
         return not self._rect.isEmpty()
 
     def clear(self) -> None:
+        """Remove every image and tile from both panes (zoom and fit mode are kept)."""
         for view in self.views:
             view.scene().clear()
             view.scene().setSceneRect(QRectF())
@@ -133,10 +146,12 @@ class BeforeAfterView(QWidget):
     ) -> None:
         """Show ``before`` on the left and ``after`` (or ``before`` again) on the right.
 
-        Both images must have the same size. ``item_scale`` draws them enlarged
-        (used for the preview while restoring: the input at the output's size).
-        The visible region is kept when the size changes (the zoom is adjusted),
-        unless the view is in fit mode, where the new image is fitted.
+        Both images must have the same size (not checked; the scene takes
+        ``before``'s). ``item_scale`` draws them enlarged (used for the preview
+        while restoring: the input at the output's size). ``smooth`` keeps
+        smooth sampling at every zoom (no nearest-neighbour pixels). The visible
+        region is kept when the size changes (the zoom is adjusted), unless the
+        view is in fit mode, where the new image is fitted.
         """
         old_rect, old_center = QRectF(self._rect), None
         if not old_rect.isEmpty():
@@ -175,8 +190,10 @@ class BeforeAfterView(QWidget):
 
     # ------------------------------------------------------------------- zoom
     def set_zoom(self, zoom: float, view: ImageView | None = None, pos: QPointF | None = None) -> None:
-        """Zoom both panes to ``zoom``, keeping the scene point under ``pos``
-        (viewport coordinates of ``view``; default: the centre) in place."""
+        """Zoom both panes to ``zoom`` (clamped to [MIN_ZOOM, MAX_ZOOM]), keeping
+        the scene point under ``pos`` (viewport pixels of ``view``, default the
+        after pane; default position: its centre) in place. Leaves fit mode.
+        Does nothing without an image."""
         if not self.has_image():
             return
         self._fit_mode = False
@@ -191,9 +208,11 @@ class BeforeAfterView(QWidget):
         self._sync_scroll(view)
 
     def zoom_in(self) -> None:
+        """Zoom in by ``ZOOM_STEP`` around the centre."""
         self.set_zoom(self._zoom * ZOOM_STEP)
 
     def zoom_out(self) -> None:
+        """Zoom out by ``ZOOM_STEP`` around the centre."""
         self.set_zoom(self._zoom / ZOOM_STEP)
 
     def actual_size(self) -> None:

@@ -26,7 +26,13 @@ class Job(QThread):
         tile_ready(job, payload): a live-preview piece (whatever ``fn`` sends).
         succeeded(job, result): ``fn`` returned ``result``.
         failed(job, exc): ``fn`` raised ``exc`` (not a cancel).
-        cancelled(job): ``fn`` stopped because ``cancel_event`` was set.
+        cancelled(job): ``fn`` stopped because ``cancel_event`` was set
+            (it raised :class:`restorer.inference.Cancelled`).
+
+    Args:
+        fn: the work, called as ``fn(job)`` on the worker thread; its return
+            value is sent with ``succeeded``. It must not touch widgets.
+        parent: Qt parent object.
     """
 
     progress = Signal(object, int, int)
@@ -45,6 +51,8 @@ class Job(QThread):
         self.cancel_event.set()
 
     def run(self) -> None:  # worker thread
+        """QThread override: call ``fn`` and emit exactly one of ``succeeded``,
+        ``failed`` (any exception, even ``BaseException``) or ``cancelled``."""
         try:
             result = self._fn(self)
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the GUI

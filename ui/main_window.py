@@ -42,6 +42,7 @@ from .qimage import tensor_to_qimage
 
 __all__ = ["MainWindow"]
 
+# File-dialog filters.
 OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif);;All files (*)"
 SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff)"
 MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
@@ -50,7 +51,18 @@ _OPEN_MODEL = "__open_model_file__"
 
 @dataclass
 class RestoreOutcome:
-    """What a restore job hands back to the GUI thread."""
+    """What a restore job hands back to the GUI thread.
+
+    Attributes:
+        model_key: the model combo's data (None = bundled, else a file path).
+        model: the loaded spandrel ``ImageModelDescriptor`` (cached for the next run).
+        device: the device it ran on (``"cpu"``, ``"cuda"``, ``"mps"``).
+        result: the ``restorer.inference.RestoreResult``.
+        before: the input resized to the output size (antialiased bicubic),
+            float32 (1, 3, H', W') in [0, 1].
+        before_image, after_image: QImages of ``before`` and the result (with alpha).
+        seconds: wall time of the restore call, seconds.
+    """
 
     model_key: str | None
     model: Any  # spandrel ImageModelDescriptor, cached for the next run
@@ -262,6 +274,7 @@ class MainWindow(QMainWindow):
 
     # ============================================================== open / save
     def open_dialog(self) -> None:
+        """Ask for an image file (File ▸ Open…) and open it."""
         start = str(self.image_path.parent) if self.image_path else ""
         path, _ = QFileDialog.getOpenFileName(self, "Open image", start, OPEN_FILTER)
         if path:
@@ -270,7 +283,8 @@ class MainWindow(QMainWindow):
     def open_image(self, path: str | Path) -> bool:
         """Load ``path`` and show it in both panes; an error shows a message box.
 
-        A run in progress is cancelled first. Returns True on success.
+        A run in progress is cancelled first (only once the file has decoded).
+        Returns True on success, False after an error box (nothing is raised).
         """
         from restorer.io import load_image
 
@@ -296,6 +310,7 @@ class MainWindow(QMainWindow):
         return True
 
     def reference_dialog(self) -> None:
+        """Ask for a reference image (File ▸ Load reference…) and load it."""
         start = str(self.image_path.parent) if self.image_path else ""
         path, _ = QFileDialog.getOpenFileName(self, "Load reference image", start, OPEN_FILTER)
         if path:
@@ -305,6 +320,7 @@ class MainWindow(QMainWindow):
         """Load a ground-truth image to compare the restored (and bicubic) image against.
 
         It must have the output's size; otherwise the metrics panel says so.
+        Returns True when it was read, False after an error box (nothing is raised).
         """
         from restorer.io import load_image
 
@@ -322,6 +338,8 @@ class MainWindow(QMainWindow):
         return True
 
     def save_dialog(self) -> None:
+        """Ask for a file name (suggesting ``{stem}_restored_x{scale}.png`` beside
+        the input) and save the restored image there."""
         if self.result is None:
             return
         suggested = ""
@@ -339,6 +357,9 @@ class MainWindow(QMainWindow):
 
         Never writes over the input or the reference. ``confirmed``: the user
         already agreed to replace ``path`` if it exists (the save dialog asked).
+        A name without extension gets ``.png``; the extension picks the format
+        (``restorer.io.SAVE_FORMATS``). Returns True when written; False when
+        there is nothing to save or after an error box (nothing is raised).
         """
         from restorer.io import save_image
 
@@ -410,10 +431,16 @@ class MainWindow(QMainWindow):
 
     # ================================================================= restore
     def is_running(self) -> bool:
+        """True while a restore job is running."""
         return self._restore_job is not None
 
     def start_restore(self) -> None:
-        """Start restoring the open image on a worker thread."""
+        """Start restoring the open image on a worker thread, with the selected
+        model and scale and the ``tile``/``device``/``precision`` options.
+
+        Does nothing while a restore runs; without an image it says so in the
+        status bar. Ends with ``restore_finished`` (see the class docstring).
+        """
         if self.image is None:
             self.statusBar().showMessage("Open an image first.", 5000)
             return

@@ -38,7 +38,13 @@ def _format(value: float, decimals: int) -> str:
 
 
 class MetricsPanel(QWidget):
-    """A table of metric values (rows) per image pair (columns), plus one message line."""
+    """A table of metric values (rows) per image pair (columns), plus one message line.
+
+    Rows follow ``METRICS`` (LPIPS unitless, PSNR in dB, SSIM unitless), columns
+    ``PAIRS`` plus a "Direction" column. "–" means no value, "…" being
+    computed, "∞" an infinite value (PSNR of identical images), "n/a" NaN or a
+    key missing from the result.
+    """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
@@ -86,7 +92,11 @@ class MetricsPanel(QWidget):
                     self.table.item(row, col).setText("…")
 
     def set_values(self, pair: str, values: dict[str, float]) -> None:
-        """Fill a pair's column from a ``restorer.metrics.compare`` result."""
+        """Fill a pair's column from a ``restorer.metrics.compare`` result.
+
+        Raises:
+            ValueError: ``pair`` is not a key of ``PAIRS``.
+        """
         col = [p for p, _ in PAIRS].index(pair)
         self.values[pair] = dict(values)
         for row, (key, _, _, decimals) in enumerate(METRICS):
@@ -94,9 +104,11 @@ class MetricsPanel(QWidget):
             self.table.item(row, col).setText(text)
 
     def value(self, pair: str, metric: str) -> float | None:
-        """The number shown for ``metric`` of ``pair``, or None."""
+        """The value (full precision, units as ``restorer.metrics.compare``) shown
+        for ``metric`` of ``pair``, or None when that column is blank."""
         return self.values.get(pair, {}).get(metric)
 
     def set_message(self, text: str, error: bool = False) -> None:
+        """Show one line of text under the table, in red when ``error``."""
         self.message.setText(text)
         self.message.setStyleSheet("color: #c0392b;" if error else "")

@@ -15,12 +15,18 @@ def tensor_to_qimage(rgb, alpha=None) -> QImage:
     """Convert an engine image to a QImage that owns its pixels.
 
     Args:
-        rgb: float tensor (1, 3, H, W) or (1, 1, H, W), values in [0, 1] (clamped).
-        alpha: optional float tensor (1, 1, H, W) in [0, 1].
+        rgb: float tensor (1, 3, H, W) or (1, 1, H, W) (grey, repeated to RGB),
+            any float dtype and device; values in [0, 1] (clamped; NaN -> 0),
+            rounded to 8 bits. Only the first image of the batch is used.
+        alpha: optional float tensor (1, 1, H, W) in [0, 1], same treatment.
 
     Returns:
-        ``Format_RGB888`` (no alpha) or ``Format_RGBA8888`` QImage, a deep copy,
-        so the numpy buffer may be freed.
+        ``Format_RGB888`` (no alpha) or ``Format_RGBA8888`` QImage of W x H
+        pixels (straight, not premultiplied, alpha), a deep copy, so the numpy
+        buffer may be freed. Safe to call off the GUI thread.
+
+    Raises:
+        ValueError: ``alpha``'s size differs from ``rgb``'s (numpy concatenate).
     """
     chw = rgb.detach().cpu().numpy()[0]
     if chw.shape[0] == 1:

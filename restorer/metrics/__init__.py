@@ -43,7 +43,12 @@ def compare(image: torch.Tensor, reference: torch.Tensor, device: str | torch.de
         ValueError: the inputs are not (1, 3, H, W) tensors, or their sizes differ
             (one-line message naming both sizes as WIDTHxHEIGHT); also when the
             image is smaller than 31x31 pixels (LPIPS-Alex's minimum).
+        RuntimeError: ``device`` is unknown to torch or unavailable
+            (AssertionError on a CPU-only torch build).
         restorer.weights.WeightsNotFoundError: LPIPS weights unavailable offline.
+
+    Source: see the table in this module's docstring. DISTS (DESIGN.md
+    sections 1 and 6) is not computed yet.
     """
     for name, t in (("image", image), ("reference", reference)):
         if not isinstance(t, torch.Tensor) or t.dim() != 4 or t.shape[0] != 1 or t.shape[1] != 3:

@@ -5,7 +5,16 @@ import torch
 
 
 def check_pair(x: torch.Tensor, y: torch.Tensor, *, channels: int | None = None) -> None:
-    """Raise ``ValueError`` unless ``x`` and ``y`` are equal-shaped (N, C, H, W) tensors."""
+    """Raise ``ValueError`` unless ``x`` and ``y`` are equal-shaped (N, C, H, W) tensors.
+
+    Args:
+        x, y: the image under test and the reference (any dtype; values unchecked).
+        channels: when given, the required C.
+
+    Raises:
+        ValueError: not a ``torch.Tensor``, not 4-D, wrong channel count, or
+            shapes differ; one line giving the shape(s).
+    """
     for name, t in (("x", x), ("y", y)):
         if not isinstance(t, torch.Tensor):
             raise ValueError(f"{name} must be a torch.Tensor, got {type(t).__name__}")

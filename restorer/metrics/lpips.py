@@ -33,10 +33,11 @@ _ALIASES = {"alex": "alex", "alexnet": "alex", "vgg": "vgg16", "vgg16": "vgg16"}
 #: Smallest height/width each backbone accepts (the last tapped stage must be >= 1 pixel).
 MIN_SIZE = {"alex": 31, "vgg16": 16}
 
-# ScalingLayer of the reference package (applied to inputs in [-1, 1]).
+# ScalingLayer of the reference package (``lpips/lpips.py``), applied to inputs
+# in [-1, 1]: the ImageNet mean/std expressed in [-1, 1] units.
 _SHIFT = (-0.030, -0.088, -0.188)
 _SCALE = (0.458, 0.448, 0.450)
-_EPS = 1e-10
+_EPS = 1e-10  # ``normalize_tensor``'s eps in the reference package
 
 
 def _canonical(net: str) -> str:
@@ -64,8 +65,11 @@ class LPIPS(nn.Module):
         net: ``"alex"`` (AlexNet, the variant usually reported as LPIPS) or
             ``"vgg16"`` (alias ``"vgg"``).
 
+    Built on the CPU in float32; move it with ``.to(device)`` (or use
+    :func:`get_lpips`). See :meth:`forward` for inputs and outputs.
+
     Raises:
-        ValueError: unknown ``net``.
+        ValueError: unknown ``net``, or linear weights of unexpected shape.
         restorer.weights.WeightsNotFoundError: backbone or linear weights are not
             available offline (the message says how to provide them).
 
@@ -178,6 +182,8 @@ def get_lpips(net: str = "alex", device: str | torch.device = "cpu") -> LPIPS:
 
     Raises:
         ValueError: unknown ``net``.
+        RuntimeError: ``device`` is not a device string torch can parse, or
+            names an unavailable device (AssertionError on a CPU-only torch build).
         restorer.weights.WeightsNotFoundError: weights are not available offline.
     """
     dev = torch.device(device)

@@ -8,9 +8,15 @@ from ._checks import check_pair
 
 __all__ = ["ssim", "ssim_map", "WINDOW_SIZE", "SIGMA", "K1", "K2"]
 
+# Constants of Wang et al., IEEE TIP 2004, section III-B (also scikit-image's
+# ``structural_similarity(gaussian_weights=True)`` defaults).
+#: Gaussian window side, pixels.
 WINDOW_SIZE = 11
+#: Gaussian window standard deviation, pixels.
 SIGMA = 1.5
+#: Stabiliser of the luminance term: C1 = (K1 * data_range) ** 2.
 K1 = 0.01
+#: Stabiliser of the contrast-structure term: C2 = (K2 * data_range) ** 2.
 K2 = 0.03
 
 

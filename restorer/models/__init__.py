@@ -25,12 +25,16 @@ class ModelLoadError(Exception):
 
 
 def weights_dir() -> Path:
-    """Return the repository's ``weights/`` folder (bundled models and model cards)."""
+    """Return the repository's ``weights/`` folder (bundled models and model cards).
+
+    The path is computed from this file's location; it is not checked to exist.
+    """
     return Path(__file__).resolve().parents[2] / "weights"
 
 
 #: Bundled model names -> file names in ``weights/``.
 BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors"}
+#: The bundled model used when no name is given.
 DEFAULT_MODEL = "restorer-x4"
 
 _registered = False
@@ -79,8 +83,15 @@ def _register() -> None:
 def resolve_model_path(name: str | None) -> Path:
     """Map a model name (see module docstring) to a file path.
 
+    Args:
+        name: None or a key of ``BUNDLED_MODELS`` (the bundled file in
+            :func:`weights_dir`), or a file path (``~`` is expanded).
+
+    Returns:
+        Path of an existing file (its contents are not checked).
+
     Raises:
-        ModelLoadError: the bundled weights are missing, or the path does not exist.
+        ModelLoadError: the bundled weights are missing, or the path is not a file.
     """
     if name is None or name in BUNDLED_MODELS:
         path = weights_dir() / BUNDLED_MODELS[name or DEFAULT_MODEL]
@@ -100,8 +111,10 @@ def load_model(name: str | None = None):
         name: bundled model name, or a path to a model file (see module docstring).
 
     Returns:
-        ``spandrel.ImageModelDescriptor``; call ``.to(device)`` and pass
-        (N, 3, H, W) float tensors in [0, 1]; ``.scale`` is its native factor.
+        ``spandrel.ImageModelDescriptor`` in float32; call ``.to(device)`` and
+        pass (N, C, H, W) float tensors in [0, 1] with C =
+        ``.input_channels`` (3 for RGB models); ``.scale`` is its native
+        factor. Our files load as architecture ``RestorerCompact``.
 
     Raises:
         ModelLoadError: file missing, unsupported architecture, or not an image

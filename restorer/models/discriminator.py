@@ -3,7 +3,7 @@
 After ``UNetDiscriminatorSN`` in Real-ESRGAN (Wang et al., ICCVW 2021,
 ``basicsr/archs/discriminator_arch.py``): a three-level encoder/decoder with skip
 connections, spectral norm (Miyato et al., ICLR 2018) on every convolution but
-the first, and one realness logit per pixel, which gives the generator per-pixel
+the first and the last, and one realness logit per pixel, which gives the generator per-pixel
 feedback on local textures.
 """
 from __future__ import annotations
@@ -25,6 +25,13 @@ class UNetDiscriminatorSN(nn.Module):
 
     Input: float32 (N, in_ch, H, W) in [0, 1], H and W divisible by 8.
     Output: float32 logits (N, 1, H, W); positive means "real".
+
+    Raises (from :meth:`forward`):
+        RuntimeError: H or W not divisible by 8 (the skip connections' sizes
+            differ), or wrong channel count.
+
+    Source: Real-ESRGAN ``UNetDiscriminatorSN`` (``skip_connection=True``),
+    LeakyReLU slope 0.2.
     """
 
     def __init__(self, in_ch: int = 3, num_feat: int = 64):
@@ -43,7 +50,8 @@ class UNetDiscriminatorSN(nn.Module):
         self.conv9 = nn.Conv2d(f, 1, 3, 1, 1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        """Return per-pixel realness logits (N, 1, H, W) for images (N, C, H, W)."""
+        """Return per-pixel realness logits (N, 1, H, W), float32, for images
+        (N, in_ch, H, W) in [0, 1] with H and W divisible by 8."""
         act = lambda t: F.leaky_relu(t, 0.2)  # noqa: E731
         x0 = act(self.conv0(x))
         x1 = act(self.conv1(x0))

@@ -17,22 +17,31 @@ from restorer.degradations import DegradationConfig, degrade
 
 __all__ = ["PatchSampler", "IMAGE_EXTENSIONS"]
 
+#: File extensions (lower case) taken as training photos.
 IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 class PatchSampler:
     """Samples (LR, HR) training pairs from a folder of photos.
 
+    Photos (files with an extension in ``IMAGE_EXTENSIONS``) are EXIF-rotated,
+    converted to 8-bit RGB, downscaled by ``prescale`` (Pillow Lanczos,
+    antialiased; DESIGN.md section 4) and kept in memory as uint8 (H, W, 3)
+    arrays; photos smaller than ``hr_size`` after that are dropped.
+
     Args:
         folder: directory searched recursively for images.
-        hr_size: HR patch side in pixels (divisible by the scale).
+        hr_size: HR patch side in pixels (divisible by the scale; not checked).
         cfg: degradation configuration (its ``scale`` is the SR factor).
-        prescale: downscale factor applied to every photo once, at load time.
+        prescale: downscale factor applied to every photo once, at load time
+            (1 = none).
         seed: seed of the sampler's ``numpy.random.Generator``.
 
     Raises:
-        FileNotFoundError: the folder has no readable image at least ``hr_size``
-            pixels on each side after prescaling.
+        FileNotFoundError: the folder has no image at least ``hr_size`` pixels
+            on each side after prescaling.
+        PIL.UnidentifiedImageError, OSError: a file with an image extension
+            cannot be decoded (it is not skipped).
     """
 
     def __init__(self, folder: str | Path, hr_size: int = 128, cfg: DegradationConfig = DegradationConfig(),
@@ -56,9 +65,12 @@ class PatchSampler:
         self.weights = areas / areas.sum()
 
     def sample(self, batch: int) -> tuple[torch.Tensor, torch.Tensor]:
-        """Return ``(lr, hr)``: float32 tensors (B, 3, h, h) and (B, 3, H, H) in [0, 1],
-        with ``H = hr_size`` and ``h = H // scale``. Patches are drawn with probability
-        proportional to photo area, randomly flipped and rotated by 90 degrees."""
+        """Return ``(lr, hr)``: float32 CPU tensors (B, 3, h, h) and (B, 3, H, H) in
+        [0, 1], with ``B = batch``, ``H = hr_size`` and ``h = H // scale``. Photos
+        are drawn with probability proportional to their area, the patch position
+        uniformly; patches are randomly flipped (p=0.5) and rotated by a multiple
+        of 90 degrees, then degraded with :func:`restorer.degradations.degrade`
+        using this sampler's generator (so a seed fixes the whole batch)."""
         hrs, lrs = [], []
         s = self.hr_size
         for _ in range(batch):
@@ -75,7 +87,8 @@ class PatchSampler:
         return torch.stack(lrs), torch.stack(hrs)
 
     def state(self) -> dict:
-        """Return the sampler's RNG state (for exact resume)."""
+        """Return the sampler's RNG state (for exact resume): numpy's
+        ``bit_generator.state`` dict (plain Python ints and strings)."""
         return self.rng.bit_generator.state
 
     def set_state(self, state: dict) -> None:

@@ -2,10 +2,14 @@
 
 Two stages as in ESRGAN/Real-ESRGAN (Wang et al. 2018, 2021):
 
-* ``psnr``: L1 loss only, Adam(lr 2e-4, betas 0.9/0.99).
+* ``psnr``: L1 loss only.
 * ``gan``: ``w_pix * L1 + w_percep * VGG + w_gan * GAN`` (defaults 1 : 1 : 0.1,
-  Real-ESRGAN's), generator and U-Net discriminator with Adam(lr 1e-4), starting
-  from the PSNR stage's EMA weights.
+  Real-ESRGAN's), generator and U-Net discriminator, starting from the PSNR
+  stage's EMA weights (``init``).
+
+Both stages use Adam(``TrainConfig.lr``, betas 0.9/0.99) for every network, at
+a constant rate (Real-ESRGAN uses 2e-4 for its PSNR stage and 1e-4 for its GAN
+stage; ``scripts/train_x4.sh`` uses 5e-4 and 2e-4).
 
 The generator's exponential moving average (EMA, decay 0.999) is what gets
 exported. Checkpoints (``last.pt`` in the run folder, every ``ckpt_every`` steps
@@ -35,7 +39,29 @@ __all__ = ["TrainConfig", "train", "export_generator"]
 
 @dataclass
 class TrainConfig:
-    """Settings of one training stage (sizes in pixels, learning rates per step)."""
+    """Settings of one training stage (sizes in pixels, learning rates per step).
+
+    Attributes:
+        data: folder of HR photos (:class:`restorer.train.data.PatchSampler`).
+        out: run folder: ``last.pt`` (checkpoint, resumed from) and ``log.csv``.
+        stage: ``"psnr"`` (L1 only) or ``"gan"``.
+        scale, num_feat, num_conv: generator shape (:class:`RestorerCompact`).
+        steps: total optimiser steps, counted across resumes.
+        batch, hr_size: patches per step and HR patch side in pixels.
+        lr: Adam learning rate of the generator and the discriminator.
+        w_pix, w_percep, w_gan: loss weights of the GAN stage (Real-ESRGAN's
+            1 : 1 : 0.1); the PSNR stage uses ``w_pix`` only.
+        d_feat: discriminator base width (Real-ESRGAN: 64).
+        ema: EMA decay per step (0.999, as Real-ESRGAN).
+        ckpt_every, log_every: checkpoint and CSV-log periods, in steps.
+        seed: seed of torch and of the patch sampler.
+        threads: torch CPU threads (0 = torch's default).
+        init: generator weights to start from: a ``.pt`` checkpoint (its EMA) or
+            a ``.safetensors`` file (then replaced by ``last.pt`` when resuming).
+        max_minutes: wall-time limit in minutes, counted across resumes (0 = none).
+        p_clean: probability of a clean bicubic LR patch
+            (:class:`restorer.degradations.DegradationConfig`).
+    """
 
     data: str = "data/train"
     out: str = "runs/x4"
@@ -84,10 +110,31 @@ def _load_generator_weights(model: torch.nn.Module, path: str) -> None:
 def train(cfg: TrainConfig, progress: bool = True) -> Path:
     """Run (or resume) one training stage; return the checkpoint path.
 
-    Resumes from ``cfg.out/last.pt`` when it exists. Raises FileNotFoundError
-    when the data folder has no usable image, and
-    :class:`restorer.weights.WeightsNotFoundError` when the GAN stage cannot find
-    VGG16 weights.
+    Resumes from ``cfg.out/last.pt`` when it exists (weights, optimisers, step,
+    elapsed time and RNG states; the learning rate comes from ``cfg``). Stops at
+    ``cfg.steps`` steps or after ``cfg.max_minutes``, and always writes a final
+    checkpoint, also when interrupted by an exception. Every ``cfg.log_every``
+    steps a row ``step, elapsed_s, l_pix, l_percep, l_gan, l_d_real, l_d_fake``
+    (losses of that step, unitless; 0 where unused) is appended to ``log.csv``.
+
+    Args:
+        cfg: the stage's settings.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        Path of ``cfg.out/last.pt``: a ``torch.save`` dict with ``gen``,
+        ``ema`` (state dicts, float32), ``opt_g``, ``step``, ``elapsed``
+        (seconds), ``config`` (``asdict(cfg)``), ``rng``, and for the GAN stage
+        ``disc`` and ``opt_d``.
+
+    Raises:
+        ValueError: unknown ``cfg.stage``.
+        FileNotFoundError: the data folder has no usable image, or ``cfg.init``
+            does not exist.
+        restorer.weights.WeightsNotFoundError: the GAN stage cannot find VGG16
+            weights.
+        KeyError, RuntimeError: ``last.pt`` or ``cfg.init`` does not match the
+            stage or the generator's shape.
     """
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -206,7 +253,19 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
 def export_generator(ckpt: str | Path, out: str | Path, use_ema: bool = True) -> Path:
     """Write a checkpoint's generator (EMA by default) as safetensors, atomically.
 
-    Returns the output path. The file loads with :func:`restorer.models.load_model`.
+    Args:
+        ckpt: a ``last.pt`` written by :func:`train`.
+        out: target file (a ``.tmp`` sibling is written, then renamed over it).
+        use_ema: export the EMA weights (True) or the raw generator's.
+
+    Returns:
+        The output path. The file holds the float32 state dict (including the
+        ``restorer_arch`` buffer) with metadata ``step`` and ``stage``, and loads
+        with :func:`restorer.models.load_model`.
+
+    Raises:
+        FileNotFoundError: ``ckpt`` does not exist.
+        KeyError: ``ckpt`` is not a checkpoint of :func:`train`.
     """
     from safetensors.torch import save_file
 

@@ -13,7 +13,8 @@ from restorer.weights import BACKBONE_LAYERS, backbone_state_dict
 
 __all__ = ["VGGPerceptualLoss", "gan_loss", "IMAGENET_MEAN", "IMAGENET_STD"]
 
-#: ImageNet normalisation used by torchvision's pretrained backbones.
+#: ImageNet normalisation (RGB mean and std of inputs in [0, 1]) used by
+#: torchvision's pretrained backbones.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
@@ -26,8 +27,12 @@ class VGGPerceptualLoss(nn.Module):
     weights 0.1, 0.1, 1, 1, 1 (Real-ESRGAN's per-layer weights for VGG19 mapped to
     the matching VGG16 stages). ImageNet weights come from :mod:`restorer.weights`.
 
+    Args:
+        layer_weights: one weight per tapped layer (5; extra or missing entries
+            are silently ignored by ``zip``).
+
     Input: two float32 tensors (N, 3, H, W) in [0, 1]. Output: scalar tensor.
-    The backbone is frozen (``requires_grad=False``).
+    The backbone is frozen (``requires_grad=False``) and always in eval mode.
 
     Raises:
         restorer.weights.WeightsNotFoundError: VGG16 weights unavailable offline.
@@ -62,7 +67,15 @@ class VGGPerceptualLoss(nn.Module):
         return out
 
     def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        """Return the weighted sum of per-layer mean absolute feature differences."""
+        """Return the weighted sum of per-layer mean absolute feature differences.
+
+        Args:
+            sr: generator output (N, 3, H, W), float32, in [0, 1]; gradients flow.
+            hr: target, same shape; its features are computed without gradients.
+
+        Returns:
+            0-dim float32 tensor >= 0 (unitless).
+        """
         with torch.no_grad():
             hr_feats = self._feats(hr)
         sr_feats = self._feats(sr)
@@ -84,7 +97,9 @@ def gan_loss(logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
         target_is_real: the label the logits are pushed towards.
 
     Returns:
-        scalar tensor, mean over all elements (Goodfellow et al., 2014).
+        0-dim tensor >= 0, the mean over all elements of
+        ``BCEWithLogits(logits, 1 or 0)`` (Goodfellow et al., NeurIPS 2014;
+        Real-ESRGAN's ``gan_type: vanilla``).
     """
     target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, target)
