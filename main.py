@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import sys
 
-SUBCOMMANDS = {"restore", "compare", "train", "bench"}
+SUBCOMMANDS = {"restore", "compare", "train"}
 
 
 def main(argv: list[str] | None = None) -> int:

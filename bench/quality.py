@@ -4,9 +4,11 @@ HR = the photo cropped to a multiple of 4. Two tracks:
 
 * ``bicubic``: LR = Pillow's antialiased bicubic downscale by 4 (the standard SR
   benchmark degradation).
-* ``realistic``: Gaussian blur (sigma 1.2 HR pixels), Pillow bicubic downscale
-  by 4, Gaussian noise (sigma 5 on the 0..255 scale, seed 0), JPEG quality 75 —
-  one fixed, mid-range point of the training degradation space.
+* ``realistic``: Gaussian blur (Pillow's ``GaussianBlur(1.2)``, an approximate
+  Gaussian of sigma about 1.2 HR pixels), Pillow bicubic downscale by 4, Gaussian
+  noise (sigma 5 on the 0..255 scale, seed 0), JPEG quality 75. Made with Pillow,
+  independently of ``restorer.degradations``, at mid-range values of the
+  training degradations' ranges.
 
 Each method upscales LR back to HR size; we report LPIPS-Alex, LPIPS-VGG (lower
 is better), PSNR (dB) and SSIM (higher is better) against HR, per photo and

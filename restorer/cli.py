@@ -82,7 +82,10 @@ def _output_paths(inputs: list[Path], output: Path, scale_tag: str) -> list[Path
     outs = []
     for inp in inputs:
         ext = inp.suffix.lower() if inp.suffix.lower() in SAVE_FORMATS else ".png"
-        outs.append(output / f"{inp.stem}_{scale_tag}{ext}")
+        out = output / f"{inp.stem}_{scale_tag}{ext}"
+        if out in outs:
+            raise CliError(f"{inp}: another input also maps to {out}; rename one of them")
+        outs.append(out)
     return outs
 
 
@@ -204,7 +207,7 @@ def cmd_compare(args) -> int:
         print(json.dumps({k: (v if math.isfinite(v) else None) for k, v in res.items()}))
     else:
         arrows = {"psnr": "dB, higher is better", "ssim": "higher is better", "lpips_alex": "lower is better",
-                  "lpips_vgg": "lower is better", "dists": "lower is better"}
+                  "lpips_vgg": "lower is better"}
         for key, val in res.items():
             print(f"{key:<11} {val:>9.4f}   ({arrows.get(key, '')})")
     return 0

@@ -18,7 +18,8 @@ from dataclasses import dataclass
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Cancelled", "pick_device", "pick_dtype", "upscale", "restore", "default_tile_pad", "RestoreResult"]
+__all__ = ["Cancelled", "pick_device", "pick_dtype", "upscale", "restore", "resize", "default_tile_pad",
+           "RestoreResult"]
 
 #: ``progress(done_tiles, total_tiles)`` callback type.
 ProgressFn = Callable[[int, int], None]
@@ -39,10 +40,9 @@ def pick_device(name: str = "auto") -> torch.device:
         The ``torch.device`` (``"auto"`` gives an index-less ``cuda``/``mps``/``cpu``).
 
     Raises:
-        ValueError: CUDA or MPS requested but not available here, or a torch
-            device type other than cpu/cuda/mps (e.g. ``"meta"``).
-        RuntimeError: ``name`` is not a device string torch can parse (raised
-            by ``torch.device``, e.g. ``"gpu"``).
+        ValueError: CUDA or MPS requested but not available here, a torch
+            device type other than cpu/cuda/mps (e.g. ``"meta"``), or a name
+            torch cannot parse (e.g. ``"gpu"``).
     """
     if name == "auto":
         if torch.cuda.is_available():
@@ -50,7 +50,10 @@ def pick_device(name: str = "auto") -> torch.device:
         if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
             return torch.device("mps")
         return torch.device("cpu")
-    dev = torch.device(name)
+    try:
+        dev = torch.device(name)
+    except RuntimeError:
+        raise ValueError(f"unknown device {name!r}; use auto, cpu, cuda or mps") from None
     if dev.type == "cuda" and not torch.cuda.is_available():
         raise ValueError("device 'cuda' requested but no CUDA GPU is available")
     if dev.type == "mps" and not (getattr(torch.backends, "mps", None) and torch.backends.mps.is_available()):
@@ -161,9 +164,8 @@ def upscale(
         Cancelled: ``cancel`` was set (the model is left in fp32).
         ValueError: ``lr`` is not (1, C, H, W), ``tile`` < 0, or a bad or
             unavailable device or precision (see :func:`pick_device`,
-            :func:`pick_dtype`). ``tile_pad`` is not checked: it must be >= 0.
-        RuntimeError: unparsable device name; errors from the model itself
-            (e.g. out of memory).
+            :func:`pick_dtype`), or ``tile_pad`` < 0.
+        RuntimeError: errors from the model itself (e.g. out of memory).
 
     Warns:
         UserWarning: precision fallback (:func:`pick_dtype`), or a
@@ -178,6 +180,8 @@ def upscale(
         raise ValueError(f"expected a (1, C, H, W) tensor, got shape {tuple(lr.shape)}")
     if tile < 0:
         raise ValueError("tile must be >= 0")
+    if tile_pad is not None and tile_pad < 0:
+        raise ValueError("tile_pad must be >= 0")
     dev = device if isinstance(device, torch.device) else pick_device(device)
     scale = int(model.scale)
     dtype = pick_dtype(precision, dev, getattr(model, "supports_half", False), getattr(model, "supports_bfloat16", False))

@@ -25,7 +25,7 @@ from __future__ import annotations
 import os
 import tempfile
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -60,7 +60,6 @@ class LoadedImage:
         exif: the EXIF block (orientation reset to 1) as bytes, or None.
         path: where it came from (None for in-memory images).
         format: Pillow's format name of the source (``"PNG"``, ``"JPEG"``...).
-        info: free-form extra metadata; currently always empty.
     """
 
     rgb: torch.Tensor
@@ -71,7 +70,6 @@ class LoadedImage:
     exif: bytes | None = None
     path: Path | None = None
     format: str | None = None
-    info: dict = field(default_factory=dict)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -282,7 +280,8 @@ def save_image(
     if not path.parent.exists():
         raise ImageError(f"{path}: folder {path.parent} does not exist")
     if fmt == "JPEG" and alpha is not None:
-        warnings.warn(f"{path.name}: JPEG has no alpha; compositing over white", stacklevel=2)
+        warnings.warn(f"{path.name}: JPEG has no alpha; compositing over the background colour {background}",
+                      stacklevel=2)
         bg = torch.tensor(background, dtype=rgb.dtype, device=rgb.device).view(1, 3, 1, 1)
         rgb = rgb.clamp(0, 1) * alpha + bg * (1 - alpha)
         alpha = None
@@ -301,8 +300,6 @@ def save_image(
                 kwargs["quality"] = quality
             im.save(fh, format=fmt, **kwargs)
         os.replace(tmp, path)
-    except ImageError:
-        raise
     except Exception as exc:  # noqa: BLE001 - report any encoder failure as one line
         raise ImageError(f"{path}: cannot write ({exc})") from None
     finally:

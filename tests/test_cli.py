@@ -92,3 +92,18 @@ def test_exit_codes_through_main_py(tmp_path):
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("error:") and "nope.png" in missing.stderr
     assert "Traceback" not in missing.stderr
+
+
+def test_debug_flag_position_and_name_clash(tmp_path, photo, random_model_file, capsys):
+    from restorer.cli import build_parser
+
+    assert build_parser().parse_args(["--debug", "compare", "a", "b"]).debug is True
+    assert build_parser().parse_args(["compare", "a", "b", "--debug"]).debug is True
+    assert build_parser().parse_args(["compare", "a", "b"]).debug is False
+    twin = tmp_path / "sub" / "photo.png"
+    twin.parent.mkdir()
+    twin.write_bytes(photo.read_bytes())
+    out_dir = tmp_path / "outs"
+    assert main(["restore", str(photo), str(twin), "-o", str(out_dir), "--model", str(random_model_file)]) == 1
+    assert "photo_x4.png" in capsys.readouterr().err
+    assert not (out_dir / "photo_x4.png").exists()

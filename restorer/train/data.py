@@ -7,6 +7,7 @@ size (DESIGN.md section 4); the generator would otherwise learn the artefacts as
 """
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -40,8 +41,9 @@ class PatchSampler:
     Raises:
         FileNotFoundError: the folder has no image at least ``hr_size`` pixels
             on each side after prescaling.
-        PIL.UnidentifiedImageError, OSError: a file with an image extension
-            cannot be decoded (it is not skipped).
+
+    Warns:
+        UserWarning: a file with an image extension cannot be decoded; it is skipped.
     """
 
     def __init__(self, folder: str | Path, hr_size: int = 128, cfg: DegradationConfig = DegradationConfig(),
@@ -53,12 +55,16 @@ class PatchSampler:
         for path in sorted(Path(folder).rglob("*")):
             if path.suffix.lower() not in IMAGE_EXTENSIONS:
                 continue
-            with Image.open(path) as im:
-                im = ImageOps.exif_transpose(im).convert("RGB")
-                if prescale != 1:
-                    im = im.resize((round(im.width / prescale), round(im.height / prescale)), Image.LANCZOS)
-                if min(im.size) >= hr_size:
-                    self.images.append(np.asarray(im))
+            try:
+                with Image.open(path) as im:
+                    im = ImageOps.exif_transpose(im).convert("RGB")
+            except (OSError, SyntaxError, ValueError) as exc:
+                warnings.warn(f"{path}: skipped, cannot decode ({exc})", stacklevel=2)
+                continue
+            if prescale != 1:
+                im = im.resize((round(im.width / prescale), round(im.height / prescale)), Image.LANCZOS)
+            if min(im.size) >= hr_size:
+                self.images.append(np.asarray(im))
         if not self.images:
             raise FileNotFoundError(f"no training image of at least {hr_size}px found in {folder}")
         areas = np.array([a.shape[0] * a.shape[1] for a in self.images], dtype=np.float64)
