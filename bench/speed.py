@@ -25,18 +25,22 @@ from restorer.models import load_model
 RESULTS = Path(__file__).resolve().parent / "results"
 
 
-def _best_seconds(fn, x: torch.Tensor, repeats: int) -> float:
+def _best_seconds(fns: list, x: torch.Tensor, repeats: int) -> list[float]:
+    """Best wall time of each function over ``repeats`` rounds, timed in alternation
+    (so a change of machine load hits every function alike), after one warm-up."""
+    best = [float("inf")] * len(fns)
     with torch.inference_mode():
-        fn(x)  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+        for fn in fns:
             fn(x)
-            best = min(best, time.perf_counter() - t0)
+        for _ in range(repeats):
+            for i, fn in enumerate(fns):
+                t0 = time.perf_counter()
+                fn(x)
+                best[i] = min(best[i], time.perf_counter() - t0)
     return best
 
 
-def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repeats: int = 5,
+def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repeats: int = 15,
         out_dir: Path = RESULTS) -> dict:
     """Time our generator against SRVGGNetCompact (realesr-general-x4v3 size).
 
@@ -75,8 +79,7 @@ def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repe
     ref = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4, act_type="prelu").eval()
     x = torch.rand(1, 3, size, size)
     out_mp = (size * 4) ** 2 / 1e6
-    t_ours = _best_seconds(ours, x, repeats)
-    t_ref = _best_seconds(ref, x, repeats)
+    t_ours, t_ref = _best_seconds([ours, ref], x, repeats)
     # SRVGGNetCompact: first conv 3->64, 32 body convs 64->64, last conv 64->3*4**2 (3x3 kernels).
     ref_macs = 9 * 3 * 64 + 32 * 9 * 64 * 64 + 9 * 64 * 48
     result = {
@@ -118,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--model", default="restorer-x4")
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
-    p.add_argument("--repeats", type=int, default=5)
+    p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
     run(args.model, args.size, args.threads, args.repeats, args.out)

@@ -37,6 +37,11 @@ __all__ = ["LoadedImage", "ImageError", "load_image", "save_image", "to_pil", "f
 #: Output extensions and the Pillow format they map to.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
 
+# The process umask, read once: files made by mkstemp are 0600, and outputs should get
+# the same permissions as any file the user creates (0666 & ~umask).
+_UMASK = os.umask(0)
+os.umask(_UMASK)
+
 #: Our decompression-bomb limit, in pixels (about 16k x 16k); :func:`load_image`
 #: sets it as Pillow's ``Image.MAX_IMAGE_PIXELS`` (Pillow's own default is
 #: 89,478,485) and rejects larger images.
@@ -299,6 +304,7 @@ def save_image(
             if fmt in ("JPEG", "WEBP"):
                 kwargs["quality"] = quality
             im.save(fh, format=fmt, **kwargs)
+        os.chmod(tmp, 0o666 & ~_UMASK)
         os.replace(tmp, path)
     except Exception as exc:  # noqa: BLE001 - report any encoder failure as one line
         raise ImageError(f"{path}: cannot write ({exc})") from None

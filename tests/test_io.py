@@ -105,3 +105,13 @@ def test_failed_write_leaves_nothing(tmp_path):
     with pytest.raises(ImageError, match="unsupported output format"):
         save_image(tmp_path / "a.xyz", torch.zeros(1, 3, 2, 2))
     assert list(tmp_path.iterdir()) == []
+
+
+def test_output_permissions_follow_umask(tmp_path):
+    import os
+
+    from restorer import io as rio
+
+    out = save_image(tmp_path / "p.png", torch.zeros(1, 3, 2, 2))
+    assert (out.stat().st_mode & 0o777) == (0o666 & ~rio._UMASK)
+    assert not [p for p in os.listdir(tmp_path) if p.startswith(".restorer-")]
