@@ -6,6 +6,7 @@
 """
 from __future__ import annotations
 
+import os
 import sys
 
 SUBCOMMANDS = {"restore", "compare", "train"}
@@ -37,6 +38,12 @@ def main(argv: list[str] | None = None) -> int:
         from restorer.cli import main as cli_main
 
         return cli_main(argv)
+    stray = [a for a in argv if not a.startswith("-") and not os.path.exists(a)]
+    if stray:
+        # Neither a subcommand nor an existing file: a usage error, not an empty window.
+        print(f"usage: restorer [IMAGE ...] | {{{','.join(sorted(SUBCOMMANDS | {'bench'}))}}} ...\n"
+              f"restorer: error: {stray[0]!r} is neither a command nor an existing file", file=sys.stderr)
+        return 2
     from ui.app import run_app
 
     return run_app(argv)

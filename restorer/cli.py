@@ -19,6 +19,17 @@ class CliError(Exception):
     """A failure reported as one line on stderr, exit status 1."""
 
 
+def _positive_float(text: str) -> float:
+    """argparse type: a float > 0 (else a usage error, exit status 2)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return value
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argparse parser for ``restore``, ``compare`` and ``train``
     (DESIGN.md section 6). ``--debug`` is accepted before and after the
@@ -29,7 +40,10 @@ def build_parser() -> argparse.ArgumentParser:
         The parser; ``parse_args`` yields a namespace with ``command`` set to
         the subcommand name.
     """
-    p = argparse.ArgumentParser(prog="restorer", description="Restore and upscale images, and measure the result.")
+    p = argparse.ArgumentParser(
+        prog="restorer", description="Restore and upscale images, and measure the result.",
+        epilog="Also: 'python main.py bench {quality,speed} ...' runs the benchmarks (bench/); "
+               "'python main.py [IMAGE ...]' opens the desktop app.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     sub = p.add_subparsers(dest="command", required=True)
 
@@ -37,7 +51,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
     r.add_argument("-o", "--output", required=True, metavar="OUT",
                    help="output file (one input) or folder (several inputs, or an existing folder)")
-    r.add_argument("--scale", type=float, default=None, help="output scale (default: the model's native scale)")
+    r.add_argument("--scale", type=_positive_float, default=None,
+                   help="output scale (default: the model's native scale; others are resampled)")
     r.add_argument("--model", default=None, help="bundled model name (restorer-x4) or a model file")
     r.add_argument("--tile", type=int, default=256, help="tile side in input pixels, 0 = whole image (default 256)")
     r.add_argument("--tile-pad", type=int, default=None, help="context around each tile (default: receptive field)")
@@ -124,8 +139,6 @@ def cmd_restore(args) -> int:
     output = Path(args.output)
     if args.tile < 0:
         raise CliError("--tile must be >= 0")
-    if args.scale is not None and args.scale <= 0:
-        raise CliError("--scale must be positive")
     if len(inputs) == 1 and not output.is_dir() and output.suffix.lower() not in SAVE_FORMATS:
         raise CliError(f"{output}: unsupported output format (use {', '.join(sorted(SAVE_FORMATS))})")
     model = load_model(args.model)

@@ -92,6 +92,10 @@ def test_exit_codes_through_main_py(tmp_path):
     assert missing.returncode == 1
     assert missing.stderr.strip().startswith("error:") and "nope.png" in missing.stderr
     assert "Traceback" not in missing.stderr
+    typo = run("compre", "a.png", "b.png")  # neither a command nor a file: no window, a usage error
+    assert typo.returncode == 2 and "'compre'" in typo.stderr
+    zero = run("restore", "a.png", "-o", "b.png", "--scale", "0")
+    assert zero.returncode == 2 and "must be positive" in zero.stderr
 
 
 def test_debug_flag_position_and_name_clash(tmp_path, photo, random_model_file, capsys):
