@@ -48,8 +48,8 @@ def test_resume_is_exact(data_dir, tmp_path):
     straight = train(_cfg(data_dir, tmp_path / "a", steps=4), progress=False)
     train(_cfg(data_dir, tmp_path / "b", steps=2), progress=False)
     resumed = train(_cfg(data_dir, tmp_path / "b", steps=4), progress=False)
-    a = torch.load(straight, weights_only=False)
-    b = torch.load(resumed, weights_only=False)
+    a = torch.load(straight, weights_only=True)
+    b = torch.load(resumed, weights_only=True)
     assert a["step"] == b["step"] == 4
     for k in a["gen"]:
         assert torch.equal(a["gen"][k], b["gen"][k]), k
@@ -64,7 +64,7 @@ def test_gan_stage_runs_and_exports(data_dir, tmp_path):
     out = export_generator(ck, tmp_path / "g.safetensors")
     desc = load_model(str(out))
     assert desc.architecture.id == "RestorerCompact" and desc.scale == 4
-    ema = torch.load(ck, weights_only=False)["ema"]
+    ema = torch.load(ck, weights_only=True)["ema"]
     assert torch.equal(desc.model.state_dict()["head.weight"], ema["head.weight"])
 
 

@@ -162,7 +162,7 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
     step = 0
     elapsed = 0.0
     if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
         gen.load_state_dict(ck["gen"])
         ema.load_state_dict(ck["ema"])
         opt_g.load_state_dict(ck["opt_g"])
@@ -269,7 +269,7 @@ def export_generator(ckpt: str | Path, out: str | Path, use_ema: bool = True) ->
     """
     from safetensors.torch import save_file
 
-    ck = torch.load(ckpt, map_location="cpu", weights_only=False)
+    ck = torch.load(ckpt, map_location="cpu", weights_only=True)
     state = {k: v.contiguous() for k, v in ck["ema" if use_ema else "gen"].items()}
     out = Path(out)
     tmp = out.with_suffix(".tmp")
