@@ -161,7 +161,7 @@ def upscale(
         float32 tensor (1, C_out, H*scale, W*scale) on the CPU, clamped to [0, 1].
 
     Raises:
-        Cancelled: ``cancel`` was set (the model is left in fp32).
+        Cancelled: ``cancel`` was set. On any exit the model is left in fp32.
         ValueError: ``lr`` is not (1, C, H, W), ``tile`` < 0, or a bad or
             unavailable device or precision (see :func:`pick_device`,
             :func:`pick_dtype`), or ``tile_pad`` < 0.
@@ -201,31 +201,32 @@ def upscale(
             return model(piece.to(dev, dt)).float()
 
     done = 0
-    for iy in range(ny):
-        for ix in range(nx):
-            if _is_cancelled(cancel):
-                model.to(dtype=torch.float32)
-                raise Cancelled("cancelled")
-            y0, x0 = iy * t, ix * t
-            y1, x1 = min(y0 + t, h), min(x0 + t, w)
-            py0, px0 = max(y0 - pad, 0), max(x0 - pad, 0)
-            py1, px1 = min(y1 + pad, h), min(x1 + pad, w)
-            piece = lr[:, :, py0:py1, px0:px1]
-            res = run(piece, dtype)
-            if dtype != torch.float32 and not torch.isfinite(res).all():
-                warnings.warn("non-finite output in half precision: rerunning in fp32", stacklevel=2)
-                dtype = torch.float32
-                model.to(dtype=dtype)
+    try:  # whatever happens, the model is left in fp32
+        for iy in range(ny):
+            for ix in range(nx):
+                if _is_cancelled(cancel):
+                    raise Cancelled("cancelled")
+                y0, x0 = iy * t, ix * t
+                y1, x1 = min(y0 + t, h), min(x0 + t, w)
+                py0, px0 = max(y0 - pad, 0), max(x0 - pad, 0)
+                py1, px1 = min(y1 + pad, h), min(x1 + pad, w)
+                piece = lr[:, :, py0:py1, px0:px1]
                 res = run(piece, dtype)
-            oy, ox = (y0 - py0) * scale, (x0 - px0) * scale
-            crop = res[:, :, oy : oy + (y1 - y0) * scale, ox : ox + (x1 - x0) * scale].clamp(0, 1).cpu()
-            out[:, :, y0 * scale : y1 * scale, x0 * scale : x1 * scale] = crop
-            done += 1
-            if on_tile is not None:
-                on_tile((x0 * scale, y0 * scale, x1 * scale, y1 * scale), crop)
-            if progress is not None:
-                progress(done, total)
-    model.to(dtype=torch.float32)
+                if dtype != torch.float32 and not torch.isfinite(res).all():
+                    warnings.warn("non-finite output in half precision: rerunning in fp32", stacklevel=2)
+                    dtype = torch.float32
+                    model.to(dtype=dtype)
+                    res = run(piece, dtype)
+                oy, ox = (y0 - py0) * scale, (x0 - px0) * scale
+                crop = res[:, :, oy : oy + (y1 - y0) * scale, ox : ox + (x1 - x0) * scale].clamp(0, 1).cpu()
+                out[:, :, y0 * scale : y1 * scale, x0 * scale : x1 * scale] = crop
+                done += 1
+                if on_tile is not None:
+                    on_tile((x0 * scale, y0 * scale, x1 * scale, y1 * scale), crop)
+                if progress is not None:
+                    progress(done, total)
+    finally:
+        model.to(dtype=torch.float32)
     return out
 
 
