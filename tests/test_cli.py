@@ -63,7 +63,7 @@ def test_compare_json_matches_reference_lpips(tmp_path, photo, capsys):
     Image.fromarray(noisy).save(other)
     assert main(["compare", str(other), str(photo), "--json", "--device", "cpu"]) == 0
     res = json.loads(capsys.readouterr().out)
-    assert {"psnr", "ssim", "lpips_alex", "lpips_vgg"} <= set(res)
+    assert set(res) == {"psnr", "ssim", "lpips_alex", "lpips_vgg", "dists"} and 0 < res["dists"] < 1
     assert 20 < res["psnr"] < 30 and 0 < res["ssim"] < 1
 
     ref = reference_lpips("alex")

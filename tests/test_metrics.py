@@ -27,7 +27,7 @@ import numpy as np
 import pytest
 import torch
 
-from restorer.metrics import LPIPS, compare, get_lpips, psnr, ssim, ssim_map
+from restorer.metrics import LPIPS, compare, get_dists, get_lpips, psnr, ssim, ssim_map
 from conftest import reference_lpips
 
 REPO = Path(__file__).resolve().parents[1]
@@ -280,19 +280,37 @@ def test_lpips_alex_official_tid2013_values(tid2013_pairs, lpips_models):
             assert abs(value - ref_value) < 1e-5, (name, value, ref_value)
 
 
+TID_DISTS = {"I03": 0.4742, "I04": 0.1424, "I06": 0.0683, "I08": 0.0287, "I19": 0.3123}
+
+
+def test_dists_official_tid2013_values(tid2013_pairs):
+    model = get_dists()
+    for name, (dist, refimg) in tid2013_pairs.items():
+        with torch.no_grad():
+            value = model(dist, refimg).item()
+        assert value == pytest.approx(TID_DISTS[name], abs=2e-4), name
+    x = tid2013_pairs["I03"][1]
+    with torch.no_grad():
+        assert abs(model(x, x.clone()).item()) < 1e-5
+    with pytest.raises(ValueError, match="16x16"):
+        model(torch.rand(1, 3, 15, 40), torch.rand(1, 3, 15, 40))
+
+
 # --------------------------------------------------------------------- compare
 
 
 def test_compare_keys_values_and_size_error():
     x, y = _smooth_pair(48, 64, seed=6)
     result = compare(x, y)
-    assert set(result) == {"psnr", "ssim", "lpips_alex", "lpips_vgg"}
+    assert set(result) == {"psnr", "ssim", "lpips_alex", "lpips_vgg", "dists"}
     assert all(type(v) is float for v in result.values())
     assert result["psnr"] == pytest.approx(psnr(x, y).item(), abs=1e-6)
     assert result["ssim"] == pytest.approx(ssim(x, y).item(), abs=1e-6)
     with torch.no_grad():
         assert result["lpips_alex"] == pytest.approx(get_lpips("alex")(x, y).item(), abs=1e-6)
         assert result["lpips_vgg"] == pytest.approx(get_lpips("vgg16")(x, y).item(), abs=1e-6)
+        assert result["dists"] == pytest.approx(get_dists()(x, y).item(), abs=1e-6)
+    assert 0 < result["dists"] < 1
     assert 10 < result["psnr"] < 40 and 0 < result["ssim"] < 1
     assert 0 < result["lpips_alex"] < 1 and 0 < result["lpips_vgg"] < 1
 

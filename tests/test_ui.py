@@ -154,9 +154,14 @@ def test_restore_on_worker_with_metrics_and_reference(qtbot, window, small_png, 
     assert 0 < values["psnr"] < 100
     assert -1 <= values["ssim"] <= 1
     assert 0 <= values["lpips_alex"] <= 2 and 0 <= values["lpips_vgg"] <= 2
-    assert window.metrics_panel.table.item(2, 0).text() == f"{values['psnr']:.2f}"
-    assert window.metrics_panel.table.item(0, 3).text() == "lower is better"
-    assert window.metrics_panel.table.item(2, 3).text() == "higher is better"
+    from ui.metrics_panel import METRICS
+
+    row = {key: i for i, (key, *_rest) in enumerate(METRICS)}
+    assert window.metrics_panel.table.item(row["psnr"], 0).text() == f"{values['psnr']:.2f}"
+    assert window.metrics_panel.table.item(row["dists"], 0).text() == f"{values['dists']:.4f}"
+    assert 0 <= values["dists"] <= 1
+    assert window.metrics_panel.table.item(row["lpips_alex"], 3).text() == "lower is better"
+    assert window.metrics_panel.table.item(row["psnr"], 3).text() == "higher is better"
 
     # A reference of the output's size: both the restored and the bicubic image are scored.
     ref = tmp_path / "ref.png"

@@ -17,6 +17,7 @@ __all__ = ["MetricsPanel", "METRICS", "PAIRS"]
 METRICS = [
     ("lpips_alex", "LPIPS (Alex)", "lower is better", 4),
     ("lpips_vgg", "LPIPS (VGG)", "lower is better", 4),
+    ("dists", "DISTS", "lower is better", 4),
     ("psnr", "PSNR (dB)", "higher is better", 2),
     ("ssim", "SSIM", "higher is better", 4),
 ]
