@@ -296,6 +296,29 @@ def test_dists_official_tid2013_values(tid2013_pairs):
         model(torch.rand(1, 3, 15, 40), torch.rand(1, 3, 15, 40))
 
 
+def test_dists_matches_reference_package(monkeypatch):
+    """Equality with the authors' DISTS_pytorch given the same VGG16 weights (its own
+    constructor asks torchvision for pretrained weights: we hand it ours instead)."""
+    from torchvision import models
+
+    import DISTS_pytorch.DISTS_pt as ref_mod
+    from restorer.weights import backbone_state_dict
+
+    def vgg16_with_our_weights(*args, **kwargs):
+        net = models.vgg16(weights=None)
+        missing, _ = net.load_state_dict(backbone_state_dict("vgg16"), strict=False)
+        assert all(k.startswith("classifier") for k in missing)
+        return net
+
+    monkeypatch.setattr(ref_mod, "models", type("TV", (), {"vgg16": staticmethod(vgg16_with_our_weights)}))
+    ref = ref_mod.DISTS().eval()
+    for x, y in (_random_pair(2, 48, 64, seed=8), _smooth_pair(96, 128, seed=9)):
+        with torch.no_grad():
+            expected = ref(x, y).reshape(-1)
+            ours = get_dists()(x, y)
+        assert torch.allclose(ours, expected, atol=1e-5), (ours, expected)
+
+
 # --------------------------------------------------------------------- compare
 
 
