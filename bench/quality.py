@@ -10,7 +10,7 @@ HR = the photo cropped to a multiple of 4. Two tracks:
   independently of ``restorer.degradations``, at mid-range values of the
   training degradations' ranges.
 
-Each method upscales LR back to HR size; we report LPIPS-Alex, LPIPS-VGG (lower
+Each method upscales LR back to HR size; we report LPIPS-Alex, LPIPS-VGG, DISTS (lower
 is better), PSNR (dB) and SSIM (higher is better) against HR, per photo and
 mean over the photos, and write them to ``bench/results/quality_x4_{track}.{json,md}``.
 
@@ -38,7 +38,7 @@ from restorer.models import load_model
 #: Default output folder of the result files.
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Keys of :func:`restorer.metrics.compare` averaged over the photos.
-METRICS = ("lpips_alex", "lpips_vgg", "psnr", "ssim")
+METRICS = ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")
 
 
 def _tensor(im: Image.Image) -> torch.Tensor:
@@ -139,11 +139,11 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / f"quality_x{scale}_{track}.json").write_text(json.dumps(result, indent=1))
     lines = [f"# Quality, x{scale}, {track} track ({len(photos)} benchmark photos, DESIGN.md section 4)", "",
-             "| method | LPIPS-Alex (lower) | LPIPS-VGG (lower) | PSNR dB (higher) | SSIM (higher) |",
-             "|---|---|---|---|---|"]
+             "| method | LPIPS-Alex (lower) | LPIPS-VGG (lower) | DISTS (lower) | PSNR dB (higher) | SSIM (higher) |",
+             "|---|---|---|---|---|---|"]
     for m in methods:
         r = mean[m]
-        lines.append(f"| {m} | {r['lpips_alex']:.4f} | {r['lpips_vgg']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
+        lines.append(f"| {m} | {r['lpips_alex']:.4f} | {r['lpips_vgg']:.4f} | {r['dists']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
     lines += ["", "Per photo, LPIPS-Alex:", "", "| photo | " + " | ".join(methods) + " |",
               "|---" * (len(methods) + 1) + "|"]
     for p, vals in per_photo.items():
