@@ -206,7 +206,7 @@ def cmd_compare(args) -> int:
     """
     from restorer.inference import pick_device
     from restorer.io import load_image
-    from restorer.metrics import compare
+    from restorer.metrics import HIGHER_IS_BETTER, compare
 
     img = load_image(args.image)
     ref = load_image(args.reference)
@@ -219,10 +219,9 @@ def cmd_compare(args) -> int:
         # Non-finite values (PSNR of identical images is +inf) become null: strict JSON has no inf.
         print(json.dumps({k: (v if math.isfinite(v) else None) for k, v in res.items()}))
     else:
-        arrows = {"psnr": "dB, higher is better", "ssim": "higher is better", "lpips_alex": "lower is better",
-                  "lpips_vgg": "lower is better", "dists": "lower is better"}
         for key, val in res.items():
-            print(f"{key:<11} {val:>9.4f}   ({arrows.get(key, '')})")
+            unit = "dB, " if key == "psnr" else ""
+            print(f"{key:<11} {val:>9.4f}   ({unit}{'higher' if HIGHER_IS_BETTER[key] else 'lower'} is better)")
     return 0
 
 

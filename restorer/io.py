@@ -32,7 +32,11 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-__all__ = ["LoadedImage", "ImageError", "load_image", "save_image", "to_pil", "from_pil", "SAVE_FORMATS"]
+__all__ = ["LoadedImage", "ImageError", "load_image", "save_image", "to_pil", "from_pil", "SAVE_FORMATS",
+           "IMAGE_EXTENSIONS"]
+
+#: Extensions treated as images when scanning folders (training data, batch input).
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 #: Output extensions and the Pillow format they map to.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}

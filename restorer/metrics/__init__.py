@@ -22,7 +22,10 @@ from .lpips import LPIPS, get_lpips
 from .psnr import psnr
 from .ssim import ssim, ssim_map
 
-__all__ = ["psnr", "ssim", "ssim_map", "LPIPS", "get_lpips", "DISTS", "get_dists", "compare"]
+__all__ = ["psnr", "ssim", "ssim_map", "LPIPS", "get_lpips", "DISTS", "get_dists", "compare", "HIGHER_IS_BETTER"]
+
+#: For each key of :func:`compare`'s result: True when a higher value is better.
+HIGHER_IS_BETTER = {"lpips_alex": False, "lpips_vgg": False, "dists": False, "psnr": True, "ssim": True}
 
 
 def compare(image: torch.Tensor, reference: torch.Tensor, device: str | torch.device = "cpu") -> dict[str, float]:

@@ -15,17 +15,16 @@ import torch
 from PIL import Image, ImageOps
 
 from restorer.degradations import DegradationConfig, degrade
+from restorer.io import IMAGE_EXTENSIONS
 
-__all__ = ["PatchSampler", "IMAGE_EXTENSIONS"]
+__all__ = ["PatchSampler"]
 
-#: File extensions (lower case) taken as training photos.
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
 
 
 class PatchSampler:
     """Samples (LR, HR) training pairs from a folder of photos.
 
-    Photos (files with an extension in ``IMAGE_EXTENSIONS``) are EXIF-rotated,
+    Photos (files with an extension in ``restorer.io.IMAGE_EXTENSIONS``) are EXIF-rotated,
     converted to 8-bit RGB, downscaled by ``prescale`` (Pillow Lanczos,
     antialiased; DESIGN.md section 4) and kept in memory as uint8 (H, W, 3)
     arrays; photos smaller than ``hr_size`` after that are dropped.
