@@ -68,22 +68,24 @@ class ColourBar(QWidget):
         super().__init__(parent)
         self.vmax = 1.0
         self.label = "LPIPS"
-        self.setMinimumWidth(74)
+        self.against = ""
+        self.setMinimumWidth(84)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        """74 pixels wide."""
-        return QSize(74, 300)
+        """84 pixels wide."""
+        return QSize(84, 300)
 
-    def set_range(self, vmax: float, label: str = "LPIPS") -> None:
-        """Label the top of the bar ``vmax`` and the bar ``label``."""
-        self.vmax, self.label = float(vmax), label
+    def set_range(self, vmax: float, label: str = "LPIPS", against: str = "") -> None:
+        """Label the top of the bar ``vmax`` and the bar ``label`` (first line)
+        and ``against`` (second line, e.g. "vs reference")."""
+        self.vmax, self.label, self.against = float(vmax), label, against
         self.update()
 
     def paintEvent(self, event) -> None:  # noqa: N802 - Qt override
         painter = QPainter(self)
         fm = painter.fontMetrics()
-        top, bottom = fm.height() * 2 + 8, self.height() - fm.height() * 2 - 8
+        top, bottom = fm.height() * 3 + 10, self.height() - fm.height() * 2 - 8
         bar = QRectF(8, top, 18, max(10, bottom - top))
         grad = QLinearGradient(bar.bottomLeft(), bar.topLeft())
         for i, (r, g, b) in enumerate(INFERNO_STOPS):
@@ -92,7 +94,8 @@ class ColourBar(QWidget):
         painter.setPen(self.palette().text().color())
         painter.drawRect(bar)
         painter.drawText(QRectF(0, 2, self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.label)
-        painter.drawText(QRectF(0, 2 + fm.height(), self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, "lower better")
+        painter.drawText(QRectF(0, 2 + fm.height(), self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.against)
+        painter.drawText(QRectF(0, 2 + 2 * fm.height(), self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, "lower is better")
         painter.drawText(QRectF(bar.right() + 4, bar.top() - fm.height() / 2, 60, fm.height()), Qt.AlignmentFlag.AlignLeft, f"≥{self.vmax:.3g}")
         mid = bar.top() + bar.height() / 2
         painter.drawText(QRectF(bar.right() + 4, mid - fm.height() / 2, 60, fm.height()), Qt.AlignmentFlag.AlignLeft, f"{self.vmax / 2:.3g}")

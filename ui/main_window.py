@@ -170,6 +170,8 @@ class MainWindow(QMainWindow):
         self.images_list.itemActivated.connect(self._on_image_activated)
         self.images_list.itemClicked.connect(self._on_image_activated)
         self.images_dock = self._dock("Images", "images_dock", self.images_list, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.tabifyDockWidget(self.queue_dock, self.images_dock)
+        self.queue_dock.raise_()
 
         self.queue = RunQueue(self._make_work, self)
         self.queue.changed.connect(self._update_queue_list)
@@ -984,7 +986,7 @@ class MainWindow(QMainWindow):
         if before is not None:
             layers.append(before)
         for r in doc.results.values():
-            layer = Layer(r.label, f"After: {r.architecture} {r.label}" if r is result else f"{r.architecture} {r.label}",
+            layer = Layer(r.label, f"After: {r.label} ({r.architecture})" if r is result else f"{r.label} ({r.architecture})",
                           r.pyramid, scale=size[0] / r.size[0])
             layers.append(layer)
             if r is result and running is None:
@@ -1203,7 +1205,7 @@ class MainWindow(QMainWindow):
         pair = "after_ref" if self._reference_matches() else "after_before"
         cached = self._heat_cache.get((id(result), pair))
         if cached is not None:
-            wb.set_overlay(result.label, cached[0], cached[1], "LPIPS vs reference" if pair == "after_ref" else "LPIPS vs bicubic")
+            wb.set_overlay(result.label, cached[0], cached[1], "LPIPS-Alex", "vs reference" if pair == "after_ref" else "vs bicubic")
             return
         wb.set_overlay(None, None)
         if wb.heat_visible:

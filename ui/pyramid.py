@@ -35,8 +35,8 @@ class ImagePyramid:
     Attributes:
         levels: ``levels[k]`` is the image downscaled by ``2**k`` (rounded up).
         width, height: the full-resolution size in pixels.
-        last_draw: ``(level, source rectangle in level pixels)`` of the last
-            :meth:`draw` (for tests and benchmarks).
+        last_draw: ``(level, source rectangle in level pixels, smooth)`` of
+            the last :meth:`draw` (for tests and benchmarks).
     """
 
     def __init__(self, image: QImage, smooth: bool = False) -> None:
@@ -47,7 +47,7 @@ class ImagePyramid:
             prev = self.levels[-1]
             self.levels.append(prev.scaled(max(1, math.ceil(prev.width() / 2)), max(1, math.ceil(prev.height() / 2)),
                                            Qt.AspectRatioMode.IgnoreAspectRatio, Qt.TransformationMode.SmoothTransformation))
-        self.last_draw: tuple[int, QRectF] | None = None
+        self.last_draw: tuple[int, QRectF, bool] | None = None
 
     @property
     def image(self) -> QImage:
@@ -88,9 +88,9 @@ class ImagePyramid:
         level = self.levels[k]
         fx, fy = level.width() / self.width, level.height() / self.height
         src = QRectF(source.x() * fx, source.y() * fy, source.width() * fx, source.height() * fy)
-        self.last_draw = (k, src)
+        smooth = (self.smooth if smooth is None else smooth) or zoom < 0.999
+        self.last_draw = (k, src, smooth)
         painter.save()
-        smooth = self.smooth if smooth is None else smooth
-        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth or zoom < 0.999)
+        painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform, smooth)
         painter.drawImage(target, level, src)
         painter.restore()

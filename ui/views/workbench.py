@@ -132,9 +132,10 @@ class ComparisonWorkbench(QWidget):
             pane.update()
 
     # --------------------------------------------------------------- heat map
-    def set_overlay(self, key: str | None, pyramid: ImagePyramid | None, vmax: float = 1.0, label: str = "LPIPS") -> None:
+    def set_overlay(self, key: str | None, pyramid: ImagePyramid | None, vmax: float = 1.0, label: str = "LPIPS",
+                    against: str = "") -> None:
         """Lay the colourised heat map ``pyramid`` over layer ``key`` (None removes it);
-        the colour bar reads 0 .. ``vmax``."""
+        the colour bar reads 0 .. ``vmax`` and is titled ``label`` / ``against``."""
         for layer in self._layers:
             layer.overlay = None
         self._overlay = None
@@ -143,7 +144,7 @@ class ComparisonWorkbench(QWidget):
             self._overlay = (key, overlay)
             if self.layer(key) is not None:
                 self.layer(key).overlay = overlay
-            self.colour_bar.set_range(vmax, label)
+            self.colour_bar.set_range(vmax, label, against)
         self._update_colour_bar()
         self._repaint()
 
