@@ -70,22 +70,35 @@ _OPEN_MODEL = "__open_model_file__"
 
 
 def _metrics_work(job: Job, pairs: dict[str, tuple[Any, Any]], device: str) -> dict[str, dict[str, float]]:
-    """Worker thread: ``restorer.metrics.compare`` for each (image, reference) pair."""
-    from restorer.metrics import compare
+    """Worker thread: ``restorer.metrics.compare`` for each (image, reference)
+    pair; ``restorer.metrics.consistency`` for the ``"consistency"`` pair
+    (restored, LR input), skipped when the input is under 31 pixels."""
+    from restorer.metrics import compare, consistency
 
     out = {}
     for key, (image, reference) in pairs.items():
         if job.cancel_event.is_set():
             break
-        out[key] = compare(image, reference, device=device)
+        if key == "consistency":
+            if min(reference.shape[-2:]) >= 31:
+                out[key] = consistency(image, reference, device=device)
+            else:
+                out[key] = {}
+        else:
+            out[key] = compare(image, reference, device=device)
     return out
 
 
 def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
     """Worker thread: import the engine (torch) and list bundled models and devices."""
-    import torch
+    from .jobs import quiet_gc
 
-    from restorer.models import BUNDLED_MODELS
+    with quiet_gc():  # a big import: no long GC pauses meanwhile (see quiet_gc)
+        import torch
+
+        import spandrel  # noqa: F401 - its architectures now, not during the first run
+        from restorer.metrics import RegionMetrics  # noqa: F401 - imported now, not at the first readout
+        from restorer.models import BUNDLED_MODELS
 
     devices = ["auto", "cpu"]
     if torch.cuda.is_available():
@@ -520,7 +533,7 @@ class MainWindow(QMainWindow):
             if any(Path(p).is_dir() for p in paths):
                 self.show_error("No images", f"{Path(paths[0])}: no image files in this folder")
             return False
-        for p in images[1:]:
+        for p in images:
             self._document_for(p)
         ok = self.open_image(images[0])
         self._update_images_list()
@@ -1111,7 +1124,8 @@ class MainWindow(QMainWindow):
         if result is None:
             panel.clear()
             return
-        for pair in ("after_before", "after_ref", "before_ref"):
+        pairs["consistency"] = (result.rgb, self.image.rgb)
+        for pair in ("after_before", "after_ref", "before_ref", "consistency"):
             if pair in pairs and pair in result.metrics:
                 panel.set_values(pair, result.metrics[pair])
             elif pair not in pairs or pair not in panel.values:

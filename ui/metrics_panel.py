@@ -21,7 +21,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-__all__ = ["MetricsPanel", "METRICS", "REGION_ROWS", "PAIRS"]
+__all__ = ["MetricsPanel", "METRICS", "REGION_ROWS", "PAIRS", "WHOLE_PAIRS"]
 
 #: (key in restorer.metrics.compare's dict, row label, direction, decimals)
 METRICS = [
@@ -42,6 +42,11 @@ PAIRS = [
     ("before_ref", "Bicubic vs reference"),
 ]
 
+#: Columns of the whole-image table: ``PAIRS`` plus the no-reference consistency
+#: readout (the restored image downscaled back to the input's size, against the
+#: input: ``restorer.metrics.consistency``; PSNR, SSIM and LPIPS-Alex only).
+WHOLE_PAIRS = PAIRS + [("consistency", "Restored↓ vs input")]
+
 
 def _format(value: float, decimals: int) -> str:
     if math.isinf(value):
@@ -51,9 +56,9 @@ def _format(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-def _make_table(parent: QWidget, rows: list[tuple[str, str, str, int]]) -> QTableWidget:
-    table = QTableWidget(len(rows), len(PAIRS) + 1, parent)
-    table.setHorizontalHeaderLabels([title for _, title in PAIRS] + ["Direction"])
+def _make_table(parent: QWidget, rows: list[tuple[str, str, str, int]], pairs: list[tuple[str, str]]) -> QTableWidget:
+    table = QTableWidget(len(rows), len(pairs) + 1, parent)
+    table.setHorizontalHeaderLabels([title for _, title in pairs] + ["Direction"])
     table.setVerticalHeaderLabels([label for _, label, _, _ in rows])
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
@@ -63,7 +68,7 @@ def _make_table(parent: QWidget, rows: list[tuple[str, str, str, int]]) -> QTabl
     for row, (_, _, direction, _) in enumerate(rows):
         item = QTableWidgetItem(direction)
         item.setForeground(parent.palette().placeholderText())
-        table.setItem(row, len(PAIRS), item)
+        table.setItem(row, len(pairs), item)
     height = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
     height += sum(table.verticalHeader().sectionSizeHint(r) for r in range(len(rows)))
     table.setMinimumHeight(height)
@@ -90,8 +95,8 @@ class MetricsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.table = _make_table(self, METRICS)
-        self.region_table = _make_table(self, REGION_ROWS)
+        self.table = _make_table(self, METRICS, WHOLE_PAIRS)
+        self.region_table = _make_table(self, REGION_ROWS, PAIRS)
         self.whole_title = QLabel("<b>Whole image</b>", self)
         self.region_title = QLabel("<b>Visible region</b>", self)
         self.message = QLabel(self)
@@ -116,7 +121,7 @@ class MetricsPanel(QWidget):
     def clear(self, pairs: tuple[str, ...] | None = None) -> None:
         """Blank the given pair columns of the whole-image table; None blanks
         every column of both tables."""
-        for col, (pair, _) in enumerate(PAIRS):
+        for col, (pair, _) in enumerate(WHOLE_PAIRS):
             if pairs is not None and pair not in pairs:
                 continue
             self.values.pop(pair, None)
@@ -137,7 +142,7 @@ class MetricsPanel(QWidget):
 
     def set_pending(self, pairs: tuple[str, ...]) -> None:
         """Mark whole-image columns as being computed."""
-        for col, (pair, _) in enumerate(PAIRS):
+        for col, (pair, _) in enumerate(WHOLE_PAIRS):
             if pair in pairs:
                 for row in range(len(METRICS)):
                     self.table.item(row, col).setText("…")
@@ -146,12 +151,12 @@ class MetricsPanel(QWidget):
         """Fill a pair's whole-image column from a ``restorer.metrics.compare`` result.
 
         Raises:
-            ValueError: ``pair`` is not a key of ``PAIRS``.
+            ValueError: ``pair`` is not a key of ``WHOLE_PAIRS``.
         """
-        col = [p for p, _ in PAIRS].index(pair)
+        col = [p for p, _ in WHOLE_PAIRS].index(pair)
         self.values[pair] = dict(values)
         for row, (key, _, _, decimals) in enumerate(METRICS):
-            text = _format(float(values[key]), decimals) if key in values else "n/a"
+            text = _format(float(values[key]), decimals) if key in values else "–"
             self.table.item(row, col).setText(text)
 
     def set_region_values(self, box: tuple[int, int, int, int], values: dict[str, dict[str, float]]) -> None:
@@ -185,9 +190,11 @@ class MetricsPanel(QWidget):
         """Both tables as tab-separated text (a header line per table, one line
         per metric: label, a value per pair, direction), for the clipboard."""
         lines = []
-        for title, table, rows in (("Whole image", self.table, METRICS), (self.region_title.text().replace("<b>", "").replace("</b>", ""), self.region_table, REGION_ROWS)):
-            lines.append("\t".join([title] + [t for _, t in PAIRS] + ["Direction"]))
+        region_title = self.region_title.text().replace("<b>", "").replace("</b>", "")
+        for title, table, rows, pairs in (("Whole image", self.table, METRICS, WHOLE_PAIRS),
+                                          (region_title, self.region_table, REGION_ROWS, PAIRS)):
+            lines.append("\t".join([title] + [t for _, t in pairs] + ["Direction"]))
             for r, (_, label, _, _) in enumerate(rows):
-                lines.append("\t".join([label] + [table.item(r, c).text() for c in range(len(PAIRS) + 1)]))
+                lines.append("\t".join([label] + [table.item(r, c).text() for c in range(len(pairs) + 1)]))
             lines.append("")
         return "\n".join(lines).rstrip("\n") + "\n"

@@ -2,10 +2,9 @@
 off the GUI thread, debounced while the user pans and zooms.
 
 The numbers come from the engine's region metrics
-(``restorer.metrics.RegionMetrics``: cached backbone features, so a region
-readout is fast). Until that API is present in the engine this module falls
-back to :class:`CropMetrics`, a small adapter that scores the visible crop with
-the engine's ``psnr``/``ssim``/LPIPS functions (see its docstring).
+(``restorer.metrics.RegionMetrics``: LPIPS distance maps cached per image
+cell, so a readout of a box seen before costs a few slices) and its
+``lpips_map``; this module only schedules them.
 """
 from __future__ import annotations
 
@@ -16,7 +15,7 @@ from PySide6.QtCore import QObject, QTimer, Signal
 
 from .jobs import Job
 
-__all__ = ["CropMetrics", "region_metrics_class", "ReadoutController", "REGION_METRICS"]
+__all__ = ["ReadoutController", "REGION_METRICS"]
 
 #: (key, label, higher is better, decimals) of the region readouts.
 REGION_METRICS = [
@@ -24,69 +23,6 @@ REGION_METRICS = [
     ("psnr", "PSNR (dB)", True, 2),
     ("ssim", "SSIM", True, 4),
 ]
-
-
-class CropMetrics:
-    """FALLBACK ADAPTER used only while ``restorer.metrics.RegionMetrics`` is
-    missing: the same interface, computed naively on the crop (no cached
-    features, so a region readout costs a full LPIPS pass over the crop).
-
-    Args:
-        image, reference: float32 (1, 3, H, W) RGB in [0, 1], same size.
-        device: where LPIPS runs.
-    """
-
-    def __init__(self, image, reference, device: str = "cpu") -> None:
-        self.image, self.reference, self.device = image, reference, device
-        self._map = None
-
-    def _scores(self, x, y) -> dict[str, float]:
-        import torch
-
-        from restorer.metrics import get_lpips, psnr, ssim
-        from restorer.metrics.lpips import MIN_SIZE
-
-        out = {"psnr": float(psnr(x, y)), "ssim": float(ssim(x, y)[0])}
-        if min(x.shape[-2:]) >= MIN_SIZE["alex"]:
-            with torch.inference_mode():
-                out["lpips_alex"] = float(get_lpips("alex", self.device)(x.to(self.device), y.to(self.device))[0])
-        return out
-
-    def whole(self) -> dict[str, float]:
-        """PSNR, SSIM, LPIPS-Alex of the whole pair (as ``restorer.metrics.compare``)."""
-        return self._scores(self.image, self.reference)
-
-    def region(self, box: tuple[int, int, int, int]) -> dict[str, float]:
-        """The same scores on ``box`` = (x0, y0, x1, y1) image pixels (x1, y1
-        exclusive, clipped); LPIPS is left out for crops under 31 pixels."""
-        h, w = self.image.shape[-2:]
-        x0, y0 = max(0, int(box[0])), max(0, int(box[1]))
-        x1, y1 = min(w, int(box[2])), min(h, int(box[3]))
-        if x1 <= x0 or y1 <= y0:
-            raise ValueError(f"empty region {box}")
-        sl = (slice(None), slice(None), slice(y0, y1), slice(x0, x1))
-        return self._scores(self.image[sl], self.reference[sl])
-
-    def lpips_map(self):
-        """Per-pixel LPIPS-Alex, a float32 (H, W) tensor on the CPU (cached)."""
-        if self._map is None:
-            import torch
-
-            from restorer.metrics import get_lpips
-
-            with torch.inference_mode():
-                net = get_lpips("alex", self.device)
-                self._map = net(self.image.to(self.device), self.reference.to(self.device), spatial=True)[0, 0].float().cpu()
-        return self._map
-
-
-def region_metrics_class() -> type:
-    """``restorer.metrics.RegionMetrics`` when the engine has it, else :class:`CropMetrics`."""
-    try:
-        from restorer.metrics import RegionMetrics  # type: ignore[attr-defined]
-    except ImportError:
-        return CropMetrics
-    return RegionMetrics
 
 
 class ReadoutController(QObject):
@@ -127,7 +63,6 @@ class ReadoutController(QObject):
         self._heat: str | None = None
         self._job: Job | None = None
         self._closed = False
-        self.backend = None  # the class used, set on the first computation
 
     # ------------------------------------------------------------------ API
     def set_pairs(self, pairs: dict[str, tuple[Any, Any]], device: str = "cpu") -> None:
@@ -174,10 +109,10 @@ class ReadoutController(QObject):
     # -------------------------------------------------------------- internal
     def _metrics_for(self, pair: str, cache: dict, pairs: dict, device: str):
         if pair not in cache:
-            cls = region_metrics_class()
-            self.backend = cls
+            from restorer.metrics import RegionMetrics
+
             image, reference = pairs[pair]
-            cache[pair] = cls(image, reference, device=device)
+            cache[pair] = RegionMetrics(image, reference, device=device)
         return cache[pair]
 
     def _kick(self) -> None:

@@ -18,7 +18,7 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRectF, Signal
 
-from .jobs import Job
+from .jobs import Job, quiet_gc
 from .pyramid import ImagePyramid
 from .qimage import tensor_to_qimage
 
@@ -123,13 +123,14 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         Whatever the engine raises (``ImageError``, ``ModelLoadError``,
         ``Cancelled``, ``ValueError``, ``RuntimeError``), reported by the job.
     """
-    from restorer.inference import default_tile_pad, pick_device, resize, restore
-    from restorer.io import load_image
-    from restorer.models import load_model
+    with quiet_gc():  # first use imports the engine and spandrel's architectures (see quiet_gc)
+        from restorer.inference import default_tile_pad, pick_device, resize, restore
+        from restorer.io import load_image
+        from restorer.models import load_model
 
+        if model is None:
+            model = load_model(item.model_key)
     image = item.image if item.image is not None else load_image(item.path)
-    if model is None:
-        model = load_model(item.model_key)
     dev = str(pick_device(device))
     scale = int(item.scale)
     piece = float(scale) / float(model.scale)  # native output px -> displayed px

@@ -55,8 +55,10 @@ class GridView(QWidget):
         for i, pane in enumerate(self._panes):
             self._layout.addWidget(pane, i // cols, i % cols)
             pane.set_layer(layers[i] if i < len(layers) else None)
+            pane.show()
         for c in range(cols):
             self._layout.setColumnStretch(c, 1)
+        self._layout.activate()  # panes get their sizes now (the workbench fits to them)
 
     def _relay_resize(self) -> None:
         self.update()
