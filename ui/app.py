@@ -39,8 +39,20 @@ def run_app(argv: list[str]) -> int:
     window = MainWindow()
     window.show()
     if paths:
-        # Once the window is on screen (decoding imports torch, which takes a moment).
-        QTimer.singleShot(0, lambda: window.open_paths(paths))
+        _when_exposed(window, lambda: window.open_paths(paths))
     code = app.exec()
     del window
     return int(code)
+
+
+def _when_exposed(window, fn, tries: int = 200) -> None:
+    """Call ``fn`` once ``window`` is on screen (polled every 10 ms, at most
+    ``tries`` times, then called anyway): decoding the first image imports
+    torch, which takes seconds, and the window must be visible first."""
+    from PySide6.QtCore import QTimer
+
+    handle = window.windowHandle()
+    if tries <= 0 or (handle is not None and handle.isExposed()):
+        QTimer.singleShot(0, fn)
+    else:
+        QTimer.singleShot(10, lambda: _when_exposed(window, fn, tries - 1))
