@@ -484,8 +484,9 @@ def test_queue_of_images_and_models_fills_the_grid(qtbot, window, tmp_path, mode
     (folder / "notes.txt").write_text("not an image")
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(folder))])
-    window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier))
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):  # decoded on a worker thread
+        window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier))
     assert window.image_path.name == "p0.png" and window.images_list.count() == 2
     with qtbot.waitSignal(window.queue_drained, timeout=TIMEOUT_MS):
         window.queue_all_images()
@@ -504,7 +505,7 @@ def test_queue_of_images_and_models_fills_the_grid(qtbot, window, tmp_path, mode
     current = window.doc.current
     window.next_result_action.trigger()
     assert window.doc.current != current and window.workbench.after_key == window.doc.current
-    # The other image got its result, too.
+    # The other image got its result, too (already decoded: shown at once).
     window.images_list.itemClicked.emit(window.images_list.item(1))
     assert window.image_path.name == "p1.png" and window.result is not None
 
@@ -661,20 +662,28 @@ def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, t
     assert small_png.read_bytes() == original
 
 
-def test_drop_files_model_and_recent_menu(window, small_png, tmp_path, model_file):
+def test_drop_files_model_and_recent_menu(qtbot, window, small_png, tmp_path, model_file, errors):
     other = tmp_path / "other.png"
     Image.fromarray(_photo_like(30, 34)).save(other)
     mime = QMimeData()
     mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (small_png, other, model_file)])
-    window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
-                                Qt.KeyboardModifier.NoModifier))
-    assert window.image_path == small_png and window.image.size == (48, 40)
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS) as blocker:
+        window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier))
+        assert window.image is None  # decoding on a worker thread; the window stays live
+    assert blocker.args == [str(small_png)] and window.image.size == (48, 40)
     assert window.images_list.count() == 2 and window.model_combo.currentData() == str(model_file)
     window.open_image(other)
     actions = [a.text() for a in window.recent_menu.actions()]
     assert actions[:2] == ["other.png", "small.png"]
     window.recent_menu.actions()[1].trigger()
     assert window.image_path.resolve() == small_png.resolve()
+    # A file that fails to decode on the worker: an error box, the window keeps its image.
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    window.open_paths([bad], block=False)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
+    assert "bad.jpg" in errors[0][1] and window.image_path.resolve() == small_png.resolve()
 
 
 def test_scale_x2_and_model_choice(qtbot, window, small_png, model_file, monkeypatch, fast_metrics):
@@ -698,8 +707,14 @@ def test_main_py_opens_the_image_given(qtbot, small_png):
     app = QApplication.instance()
     seen = []
 
+    tries = [0]
+
     def check_and_exit():
         wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if any(w.image_path is None for w in wins) and tries[0] < 100:
+            tries[0] += 1  # the image decodes on a worker thread
+            QTimer.singleShot(100, check_and_exit)
+            return
         seen.extend(w.image_path for w in wins)
         for w in wins:
             w.close()

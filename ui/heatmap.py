@@ -69,12 +69,12 @@ class ColourBar(QWidget):
         self.vmax = 1.0
         self.label = "LPIPS"
         self.against = ""
-        self.setMinimumWidth(84)
+        self.setMinimumWidth(104)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
 
     def sizeHint(self) -> QSize:  # noqa: N802 - Qt override
-        """84 pixels wide."""
-        return QSize(84, 300)
+        """104 pixels wide."""
+        return QSize(104, 300)
 
     def set_range(self, vmax: float, label: str = "LPIPS", against: str = "") -> None:
         """Label the top of the bar ``vmax`` and the bar ``label`` (first line)

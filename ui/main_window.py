@@ -44,7 +44,7 @@ from PySide6.QtWidgets import (
 )
 
 from .export import compose_side_by_side, compose_slider, save_png_atomic
-from .jobs import Job
+from .jobs import Job, quiet_gc
 from .metrics_panel import METRICS, MetricsPanel
 from .pyramid import ImagePyramid
 from .qimage import tensor_to_qimage
@@ -89,10 +89,17 @@ def _metrics_work(job: Job, pairs: dict[str, tuple[Any, Any]], device: str) -> d
     return out
 
 
+def _load_work(job: Job, path: Path):
+    """Worker thread: decode an image file and build its display pyramid."""
+    from restorer.io import load_image
+
+    with quiet_gc():  # the first decode may import torch
+        loaded = load_image(path)
+    return loaded, ImagePyramid(tensor_to_qimage(loaded.rgb, loaded.alpha))
+
+
 def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
     """Worker thread: import the engine (torch) and list bundled models and devices."""
-    from .jobs import quiet_gc
-
     with quiet_gc():  # a big import: no long GC pauses meanwhile (see quiet_gc)
         import torch
 
@@ -133,6 +140,7 @@ class MainWindow(QMainWindow):
             and bundled models); tests may turn it off.
 
     Signals (for tests and scripting):
+        image_opened(str): an image is shown (its path).
         restore_finished(str): a queue item ended: ``"done"``, ``"cancelled"`` or ``"failed"``.
         queue_drained(): the run queue is empty and idle.
         metrics_finished(): a whole-image metrics computation ended.
@@ -140,6 +148,7 @@ class MainWindow(QMainWindow):
         heatmap_finished(): a heat map was laid over the result.
     """
 
+    image_opened = Signal(str)
     restore_finished = Signal(str)
     queue_drained = Signal()
     metrics_finished = Signal()
@@ -162,6 +171,7 @@ class MainWindow(QMainWindow):
         self._models: dict[str | None, Any] = {}
         self._metrics_job: Job | None = None
         self._warm_job: Job | None = None
+        self._open_job: Job | None = None
         self._retired: list[Job] = []
         self._closing = False
         self._live_tiles: list[tuple[QRectF, Any]] = []  # current run's tiles, in LR pixels
@@ -178,6 +188,7 @@ class MainWindow(QMainWindow):
         self.metrics_panel = MetricsPanel(self)
         self.metrics_dock = self._dock("Metrics", "metrics_dock", self.metrics_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.queue_list = QListWidget(self)
+        self.queue_list.setWordWrap(True)
         self.queue_dock = self._dock("Run queue", "queue_dock", self.queue_list, Qt.DockWidgetArea.RightDockWidgetArea)
         self.images_list = QListWidget(self)
         self.images_list.itemActivated.connect(self._on_image_activated)
@@ -508,18 +519,19 @@ class MainWindow(QMainWindow):
         start = str(self.image_path.parent) if self.image_path else ""
         paths, _ = QFileDialog.getOpenFileNames(self, "Open images", start, OPEN_FILTER)
         if paths:
-            self.open_paths(paths)
+            self.open_paths(paths, block=False)
 
     def open_folder_dialog(self) -> None:
         """Ask for a folder and open the images in it."""
         folder = QFileDialog.getExistingDirectory(self, "Open a folder of images", str(self.image_path.parent) if self.image_path else "")
         if folder:
-            self.open_paths([folder])
+            self.open_paths([folder], block=False)
 
-    def open_paths(self, paths: list[str | Path]) -> bool:
+    def open_paths(self, paths: list[str | Path], block: bool = True) -> bool:
         """Open files and folders (a folder contributes its images, sorted):
-        all are listed under Images, the first is shown; dropped model files
-        are selected as the model. Returns True when an image was opened."""
+        all are listed under Images, the first is shown (see :meth:`open_image`
+        for ``block``); model files are selected as the model. Returns False
+        when there was no image to open or it failed."""
         images: list[Path] = []
         for raw in paths:
             p = Path(raw)
@@ -535,7 +547,7 @@ class MainWindow(QMainWindow):
             return False
         for p in images:
             self._document_for(p)
-        ok = self.open_image(images[0])
+        ok = self.open_image(images[0], block=block)
         self._update_images_list()
         return ok
 
@@ -547,35 +559,87 @@ class MainWindow(QMainWindow):
             self.documents[key] = doc
         return doc
 
-    def open_image(self, path: str | Path) -> bool:
-        """Decode ``path`` (if not yet) and show it; an error shows a message box.
+    def open_image(self, path: str | Path, block: bool = True) -> bool:
+        """Show ``path``, decoding it first if needed; an error shows a message box.
 
-        Runs already queued go on. Returns True on success, False after an
-        error box (nothing is raised).
+        Args:
+            path: the image file.
+            block: decode on the GUI thread and return when shown (scripts,
+                tests); False decodes on a worker thread (menus, drops, the
+                command line: a 50-megapixel file takes seconds) and shows it
+                when ready, unless another image was asked for meanwhile.
+
+        Returns:
+            True when shown (``block``) or being opened; False after an error
+            box (nothing is raised). ``image_opened`` is emitted once shown.
+            Runs already queued go on.
         """
         path = Path(path)
         doc = self._document_for(path)
-        if doc.image is None:
-            from restorer.io import load_image
-
+        if doc.image is not None:
+            self._open_job = None  # a pending decode of another file is dropped
+            self._activate(doc)
+            return True
+        if block:
             try:
                 with _wait_cursor():
-                    loaded = load_image(path)
-                    pyramid = ImagePyramid(tensor_to_qimage(loaded.rgb, loaded.alpha))
+                    loaded, pyramid = _load_work(None, path)
             except Exception as exc:  # noqa: BLE001 - ImageError and anything else
-                self.documents.pop(path.resolve(), None)
-                self._update_images_list()
-                self.show_error("Cannot open image", _one_line(exc))
+                self._open_failed(path, exc)
                 return False
             doc.image, doc.pyramid = loaded, pyramid
+            self._activate(doc)
+            return True
+        job = Job(lambda j: _load_work(j, path), self)
+        job.path = path
+        job.succeeded.connect(self._on_loaded)
+        job.failed.connect(self._on_load_failed)
+        for old in [j for j in self._retired if j.isFinished()]:
+            self._retired.remove(old)
+            old.deleteLater()
+        self._retired.append(job)  # waited for on close
+        self._open_job = job
+        self.statusBar().showMessage(f"Opening {path}…")
+        job.start()
+        return True
+
+    def _on_loaded(self, job: Job, loaded) -> None:
+        job.wait()
+        if self._closing:
+            return
+        doc = self.documents.get(job.path.resolve())
+        if doc is not None and doc.image is None:
+            doc.image, doc.pyramid = loaded
+        if job is self._open_job and doc is not None:
+            self._open_job = None
+            self._activate(doc)
+
+    def _on_load_failed(self, job: Job, exc: BaseException) -> None:
+        job.wait()
+        if self._closing:
+            return
+        if job is self._open_job:
+            self._open_job = None
+        self._open_failed(job.path, exc)
+
+    def _open_failed(self, path: Path, exc: BaseException) -> None:
+        doc = self.documents.get(path.resolve())
+        if doc is not None and doc.image is None and doc is not self.doc:
+            self.documents.pop(path.resolve(), None)
+        self._update_images_list()
+        self.statusBar().clearMessage()
+        self.show_error("Cannot open image", _one_line(exc))
+
+    def _activate(self, doc: Document) -> None:
+        """Make ``doc`` the shown image (fitted)."""
         self.doc = doc
         self.workbench.viewport.fit(self.workbench.primary_pane.pane_size())  # a new image starts fitted
-        self._update_recent(path)
-        self.setWindowTitle(f"Restorer – {path.name}")
+        self._update_recent(doc.path)
+        self.setWindowTitle(f"Restorer – {doc.path.name}")
         self._show_current()
         self._update_images_list()
-        self.statusBar().showMessage(f"Opened {path}", 5000)
-        return True
+        self.statusBar().showMessage(f"Opened {doc.path}", 5000)
+        self.image_opened.emit(str(doc.path))
 
     def _update_recent(self, path: Path) -> None:
         self.settings.add_recent_file(path)
@@ -585,7 +649,7 @@ class MainWindow(QMainWindow):
         self.recent_menu.clear()
         files = self.settings.recent_files()
         for f in files:
-            self.recent_menu.addAction(Path(f).name, lambda p=f: self.open_paths([p])).setToolTip(f)
+            self.recent_menu.addAction(Path(f).name, lambda p=f: self.open_paths([p], block=False)).setToolTip(f)
         if files:
             self.recent_menu.addSeparator()
             self.recent_menu.addAction("Clear list", self._clear_recent)
@@ -761,7 +825,7 @@ class MainWindow(QMainWindow):
             event.ignore()
             return
         event.acceptProposedAction()
-        self.open_paths(files)
+        self.open_paths(files, block=False)
 
     # ================================================================== models
     @staticmethod
@@ -958,7 +1022,7 @@ class MainWindow(QMainWindow):
     def _update_queue_list(self) -> None:
         self.queue_list.clear()
         for item in self.queue.items:
-            QListWidgetItem(item.describe(), self.queue_list)
+            QListWidgetItem(item.describe(), self.queue_list).setToolTip(item.describe())
         self._update_controls()
 
     # ================================================================ display
@@ -1057,7 +1121,7 @@ class MainWindow(QMainWindow):
     def _on_image_activated(self, item: QListWidgetItem) -> None:
         path = item.data(Qt.ItemDataRole.UserRole)
         if path and (self.doc is None or Path(path) != self.doc.path):
-            self.open_image(path)
+            self.open_image(path, block=False)
 
     def set_view_mode(self, mode: str) -> None:
         """Switch the view mode (a key of ``ui.views.MODES``)."""
@@ -1231,6 +1295,7 @@ class MainWindow(QMainWindow):
         if self._closing or self.result is None:
             return
         self._heat_cache[(id(self.result), pair)] = (pyramid, vmax)
+        self.statusBar().clearMessage()
         self._update_heat()
         self.heatmap_finished.emit()
 
