@@ -643,6 +643,26 @@ def test_errors_show_a_dialog_and_the_window_stays_usable(qtbot, window, tmp_pat
     assert window.queue.items[-1].status == "failed"
 
 
+def test_a_failing_readout_shows_one_dialog(qtbot, window, small_png, errors, fast_metrics, monkeypatch):
+    import restorer.metrics
+
+    class Broken:
+        def __init__(self, image, reference, device="cpu"):
+            raise ValueError("region metrics exploded")
+
+    monkeypatch.setattr(restorer.metrics, "RegionMetrics", Broken)
+    window.open_image(small_png)
+    _restore(qtbot, window)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
+    for zoom in (2.0, 3.0):  # more readouts fail: still one dialog
+        window.workbench.viewport.set_zoom(zoom)
+        qtbot.waitUntil(lambda: not window.readouts.busy(), timeout=TIMEOUT_MS)
+    assert errors == [("Live readout failed", "region metrics exploded")]
+    assert "region metrics exploded" in window.metrics_panel.message.text()
+    window.workbench.viewport.set_zoom(1.0)  # the window still works
+    assert window.workbench.viewport.zoom == 1.0
+
+
 def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, tmp_path, errors, monkeypatch, fast_metrics):
     window.open_image(small_png)
     assert not window.save_action.isEnabled()

@@ -16,9 +16,6 @@ and lists the devices and bundled models.
 from __future__ import annotations
 
 import math
-import os
-import sys
-import time
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -45,7 +42,7 @@ from PySide6.QtWidgets import (
 
 from .export import compose_side_by_side, compose_slider, save_png_atomic
 from .jobs import Job, quiet_gc
-from .metrics_panel import METRICS, MetricsPanel
+from .metrics_panel import MetricsPanel
 from .pyramid import ImagePyramid
 from .qimage import tensor_to_qimage
 from .readouts import ReadoutController
@@ -179,6 +176,7 @@ class MainWindow(QMainWindow):
         self._heat_cache: dict[tuple[int, str], tuple[ImagePyramid, float]] = {}
         self._heat_pair: str | None = None
         self._readout_key: tuple | None = None
+        self._readout_error_shown = False
         self._warm_up_enabled = warm_up
         self._warmed = False
 
@@ -1244,6 +1242,7 @@ class MainWindow(QMainWindow):
             self._readout_key = key
             self.readouts.set_pairs(pairs, self._metrics_device())
             self.metrics_panel.clear_region()
+            self._readout_error_shown = False
         if pairs:
             self.readouts.request_region(self.workbench.visible_region())
 
@@ -1261,7 +1260,9 @@ class MainWindow(QMainWindow):
         if self._closing:
             return
         self.metrics_panel.set_message(f"Live readout failed: {message}", error=True)
-        self.show_error("Live readout failed", message)
+        if not self._readout_error_shown:  # one dialog per image pair, not one per pan
+            self._readout_error_shown = True
+            self.show_error("Live readout failed", message)
 
     # --------------------------------------------------------------- heat map
     def set_heat_visible(self, visible: bool) -> None:
