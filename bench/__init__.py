@@ -2,13 +2,14 @@
 
 ``python main.py bench quality [...]``: x4 quality on the benchmark photos.
 ``python main.py bench speed [...]``: CPU speed against SRVGGNetCompact-x4v3.
+``python main.py bench metrics [...]``: LPIPS speed vs the reference package, region updates, 24 MP memory.
 """
 from __future__ import annotations
 
 import sys
 
 #: Benchmark name -> module with a ``main(argv) -> int``.
-BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed"}
+BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed", "metrics": "bench.metrics"}
 
 
 def main(argv: list[str]) -> int:
