@@ -84,7 +84,7 @@ def prepare_pair(image, reference, *, min_side: int = MIN_SIDE,
     if (ih, iw) != (rh, rw):
         hint = ""
         if iw % rw == 0 and ih % rh == 0 and iw // rw == ih // rh > 1:
-            hint = f" (the {names[0]} is {iw // rw}x larger: for a low-resolution input use the consistency readout)"
+            hint = f" ({names[0]} is {iw // rw}x larger: for a low-resolution input use the consistency readout, CLI --lr)"
         raise ValueError(f"{names[0]} is {iw}x{ih} but {names[1]} is {rw}x{rh}; sizes must match{hint}")
     if min(ih, iw) < min_side:
         raise ValueError(f"{names[0]} is {iw}x{ih}; the metrics need at least {min_side}x{min_side} pixels")

@@ -109,19 +109,23 @@ class LPIPS(nn.Module):
         self.requires_grad_(False)
         self.eval()
 
-    def _stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        """Backbone activations at the five tapped ReLUs for ``x`` in [0, 1]
-        (the reference's ``2x - 1`` then ``ScalingLayer``, fused)."""
-        outs = []
-        ends = _SLICE_ENDS[self.net_name]
+    def _stage_iter(self, x: torch.Tensor):
+        """Yield the backbone activations at the five tapped ReLUs for ``x`` in [0, 1]
+        (the reference's ``2x - 1`` then ``ScalingLayer``, fused), one at a time."""
         h = torch.addcmul(self.in_add, x.contiguous(memory_format=torch.channels_last), self.in_mul)
         start = 0
-        for end in ends:
+        for end in _SLICE_ENDS[self.net_name]:
             for i in range(start, end):
                 h = self.features[i](h)
-            outs.append(h)
+            yield h
             start = end
-        return outs
+
+    def _stages(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return list(self._stage_iter(x))
+
+    @staticmethod
+    def _unit(f: torch.Tensor) -> torch.Tensor:
+        return f * (1.0 / (torch.sqrt(torch.sum(f * f, dim=1, keepdim=True)) + _EPS))
 
     def _check(self, x: torch.Tensor) -> None:
         if not isinstance(x, torch.Tensor) or x.dim() != 4 or x.shape[1] != 3:
@@ -156,8 +160,7 @@ class LPIPS(nn.Module):
         device = self.shift.device
         x = x.to(device=device, dtype=torch.float32)
         with _fp32_context(device):
-            feats = self._stages(x)
-            return [f * (1.0 / (torch.sqrt(torch.sum(f * f, dim=1, keepdim=True)) + _EPS)) for f in feats]
+            return [self._unit(f) for f in self._stage_iter(x)]
 
     def distance_maps(self, fx: list[torch.Tensor], fy: list[torch.Tensor]) -> list[torch.Tensor]:
         """Per-stage LPIPS distance maps from two sets of :meth:`stage_features`.
@@ -178,6 +181,37 @@ class LPIPS(nn.Module):
                 d = a - b
                 out.append(F.conv2d(d * d, lin))
             return out
+
+    def pair_distance_maps(self, x: torch.Tensor, y: torch.Tensor) -> list[torch.Tensor]:
+        """Per-stage LPIPS distance maps of two images, computed stage by stage.
+
+        Same values as ``distance_maps(stage_features(x), stage_features(y))``,
+        but both backbones advance together and each stage's features are freed
+        once its map is made: peak memory is about one stage of both images
+        instead of all five (what keeps large blocks affordable).
+
+        Args:
+            x, y: (N, 3, H, W) tensors, RGB in [0, 1], same shape, at least
+                ``MIN_SIZE[net]`` pixels; cast to float32 on this module's device.
+
+        Returns:
+            Five float32 tensors (N, 1, h_l, w_l), as :meth:`distance_maps`.
+
+        Raises:
+            ValueError: not (N, 3, H, W), shapes differ, or too small.
+        """
+        check_pair(x, y, channels=3)
+        self._check(x)
+        device = self.shift.device
+        x = x.to(device=device, dtype=torch.float32)
+        y = y.to(device=device, dtype=torch.float32)
+        out = []
+        with _fp32_context(device):
+            for fx, fy, lin in zip(self._stage_iter(x), self._stage_iter(y), self.lins):
+                d = self._unit(fx) - self._unit(fy)
+                out.append(F.conv2d(d * d, lin))
+                del d, fx, fy
+        return out
 
     def forward(
         self,
@@ -211,9 +245,10 @@ class LPIPS(nn.Module):
             ValueError: shapes differ, are not (N, 3, H, W), or are too small.
         """
         check_pair(x, y, channels=3)
-        fx = self.stage_features(x)
-        fy = self.stage_features(y) if y_features is None else y_features
-        maps = self.distance_maps(fx, fy)
+        if y_features is None:
+            maps = self.pair_distance_maps(x, y)
+        else:
+            maps = self.distance_maps(self.stage_features(x), y_features)
         return combine_stage_maps(maps, tuple(x.shape[-2:]) if spatial else None)
 
 

@@ -111,7 +111,7 @@ def blocks(h: int, w: int, core: int) -> list[tuple[int, int, int, int]]:
     return [(y0, y1, x0, x1) for y0, y1 in _split(h, core) for x0, x1 in _split(w, core)]
 
 
-def _owned(feats, core_box, net: str, h: int, w: int, in_origin: tuple[int, int]):
+def _owned(feats, core_box, net: str, h: int, w: int, in_origin: tuple[int, int], stages: list[int] | None = None):
     """Crop each stage tensor of a block to the cells its core owns.
 
     Args:
@@ -120,6 +120,7 @@ def _owned(feats, core_box, net: str, h: int, w: int, in_origin: tuple[int, int]
         core_box: (y0, y1, x0, x1) core of the block, in image pixels.
         net: key of ``STAGE_STRIDES``.
         h, w: whole-image size.
+        stages: the stage index of each tensor in ``feats`` (default 0, 1, 2, ...).
 
     Returns:
         A list of (owned tensor, (cy0, cx0)) per stage, offsets in whole-image
@@ -128,7 +129,9 @@ def _owned(feats, core_box, net: str, h: int, w: int, in_origin: tuple[int, int]
     y0, y1, x0, x1 = core_box
     iy0, ix0 = in_origin
     out = []
-    for f, s, (hl, wl) in zip(feats, STAGE_STRIDES[net], stage_sizes(net, h, w)):
+    strides, sizes = STAGE_STRIDES[net], stage_sizes(net, h, w)
+    for k, f in zip(stages if stages is not None else range(len(feats)), feats):
+        s, (hl, wl) = strides[k], sizes[k]
         cy0, cx0 = y0 // s, x0 // s
         cy1 = hl if y1 == h else y1 // s
         cx1 = wl if x1 == w else x1 // s
@@ -184,8 +187,7 @@ def lpips_stage_maps(model, x: torch.Tensor, y: torch.Tensor, *, tile: int | Non
         boxes = blocks(h, w, tile or DEFAULT_TILE[net])
     for box in boxes:
         iy0, iy1, ix0, ix1 = _input_box(box, MARGIN[net], h, w)
-        d = model.distance_maps(model.stage_features(x[..., iy0:iy1, ix0:ix1]),
-                                model.stage_features(y[..., iy0:iy1, ix0:ix1]))
+        d = model.pair_distance_maps(x[..., iy0:iy1, ix0:ix1], y[..., iy0:iy1, ix0:ix1])
         for dst, (src, (cy0, cx0)) in zip(maps, _owned(d, box, net, h, w, (iy0, ix0))):
             dst[..., cy0:cy0 + src.shape[-2], cx0:cx0 + src.shape[-1]] = src
     return maps
@@ -250,17 +252,18 @@ def dists_tiled(model, x: torch.Tensor, y: torch.Tensor, *, tile: int | None = N
     with torch.inference_mode():
         for box in blocks(h, w, tile or DEFAULT_TILE["dists"]):
             iy0, iy1, ix0, ix1 = _input_box(box, MARGIN["dists"], h, w)
-            fa = model._stages(x[..., iy0:iy1, ix0:ix1].to(dev, torch.float32))
-            fb = model._stages(y[..., iy0:iy1, ix0:ix1].to(dev, torch.float32))
-            owned_a = _owned(fa, box, "dists", h, w, (iy0, ix0))
-            owned_b = _owned(fb, box, "dists", h, w, (iy0, ix0))
-            del fa, fb
-            for st, (a, _), (b, _) in zip(stats, owned_a, owned_b):
+            # Both backbones advance stage by stage; each stage is reduced to sums, then freed.
+            fa = model._stage_iter(x[..., iy0:iy1, ix0:ix1].to(dev, torch.float32))
+            fb = model._stage_iter(y[..., iy0:iy1, ix0:ix1].to(dev, torch.float32))
+            for k, (st, a, b) in enumerate(zip(stats, fa, fb)):
+                (a, _), = _owned([a], box, "dists", h, w, (iy0, ix0), stages=[k])
+                (b, _), = _owned([b], box, "dists", h, w, (iy0, ix0), stages=[k])
                 a = a.to(acc)
                 b = b.to(acc)
                 sums = torch.stack([a.sum((2, 3)), b.sum((2, 3)), (a * a).sum((2, 3)), (b * b).sum((2, 3)),
                                     (a * b).sum((2, 3))])
                 st += sums.to("cpu", torch.float64)
+                del a, b
         alphas = torch.split(model.alpha.to("cpu", torch.float64), list(_CHANNELS), dim=1)
         betas = torch.split(model.beta.to("cpu", torch.float64), list(_CHANNELS), dim=1)
         score = torch.zeros(n, dtype=torch.float64)
