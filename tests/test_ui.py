@@ -310,14 +310,20 @@ def test_grid_shows_every_layer_in_one_viewport(qtbot, bench):
 
 
 def test_heat_overlay_opacity_and_colour_bar(qtbot, bench):
-    from ui.heatmap import INFERNO_STOPS, colorize
+    import torch
+    from restorer.metrics.heatmap import VIRIDIS
 
-    values = np.zeros((300, 400), np.float32)
-    values[:, 200:] = 0.5
-    image, vmax = colorize(values, vmax=0.5)
-    assert vmax == 0.5
-    assert tuple(image.pixelColor(10, 10).getRgb()[:3]) == tuple(int(v) for v in INFERNO_STOPS[0])
-    assert tuple(image.pixelColor(300, 10).getRgb()[:3]) == tuple(int(v) for v in INFERNO_STOPS[-1])
+    from ui.heatmap import colorize
+
+    values = torch.zeros(300, 400)
+    values[:, 200:] = 0.45
+    image, vmax = colorize(values)
+    assert vmax == 0.5  # the engine's round ceiling of the maximum
+    assert image.pixelColor(10, 10).getRgb()[:3] == VIRIDIS[0]
+    mid = np.array(VIRIDIS[7]) * 0.8 + np.array(VIRIDIS[8]) * 0.2  # 0.45 / 0.5 * 8 = 7.2 stops
+    assert np.abs(np.array(image.pixelColor(300, 10).getRgb()[:3]) - mid).max() <= 1
+    image, vmax = colorize(values, vmax=0.45)
+    assert vmax == 0.45 and image.pixelColor(300, 10).getRgb()[:3] == VIRIDIS[-1]
     bench.set_overlay("after", ImagePyramid(image, smooth=True), vmax, "LPIPS-Alex", "vs bicubic")
     assert not bench.colour_bar.isVisible()  # loaded, not shown yet
     bench.set_heat_visible(True)
@@ -325,11 +331,11 @@ def test_heat_overlay_opacity_and_colour_bar(qtbot, bench):
     after = bench.views["side"].after_pane
     vp = bench.viewport
     right = vp.to_screen(QPointF(300, 150), after.pane_size())
-    assert bench.colour_bar.isVisible() and bench.colour_bar.vmax == 0.5
-    assert _near(_pixel(after, int(right.x()), int(right.y())), tuple(int(v) for v in INFERNO_STOPS[-1]))
+    assert bench.colour_bar.isVisible() and bench.colour_bar.vmax == 0.45
+    assert _near(_pixel(after, int(right.x()), int(right.y())), VIRIDIS[-1])
     bench.set_heat_opacity(0.5)
     mixed = _pixel(after, int(right.x()), int(right.y()))
-    expect = tuple((a + b) / 2 for a, b in zip(BLUE, INFERNO_STOPS[-1]))
+    expect = tuple((a + b) / 2 for a, b in zip(BLUE, VIRIDIS[-1]))
     assert _near(mixed, expect, tol=6)
     bench.set_heat_visible(False)
     assert _near(_pixel(after, int(right.x()), int(right.y())), BLUE) and not bench.colour_bar.isVisible()
@@ -405,11 +411,13 @@ def test_restore_with_whole_and_live_region_readouts(qtbot, window, small_png, t
     assert "Reference: ref.png" in window.metrics_panel.message.text()
     assert [layer.key for layer in window.workbench.layers][-1] == "reference"
 
-    # The heat map: the LPIPS-Alex map against the reference, coloured to its 99th percentile.
+    # The heat map: the LPIPS-Alex map against the reference, scaled to its (rounded-up) maximum.
     with qtbot.waitSignal(window.heatmap_finished, timeout=TIMEOUT_MS):
         window.heat_action.trigger()
-    lp_map = restorer.metrics.lpips_map(window.result.rgb, window.reference.rgb)[0, 0].numpy()
-    assert window.workbench.colour_bar.vmax == pytest.approx(float(np.percentile(lp_map, 99)), rel=1e-4)
+    from restorer.metrics.heatmap import nice_ceiling
+
+    lp_map = restorer.metrics.lpips_map(window.result.rgb, window.reference.rgb)[0, 0]
+    assert window.workbench.colour_bar.vmax == pytest.approx(nice_ceiling(float(lp_map.max())))
     assert window.workbench.layer(window.result.label).overlay is not None
     assert window.workbench.colour_bar.isVisible()
 

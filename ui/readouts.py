@@ -128,7 +128,7 @@ class ReadoutController(QObject):
                 from .pyramid import ImagePyramid
 
                 values = self._metrics_for(pair, cache, pairs, device).lpips_map()
-                image, vmax = colorize(values.detach().float().cpu().numpy())
+                image, vmax = colorize(values)
                 return ("heat", gen, pair, ImagePyramid(image, smooth=True), vmax)
         elif self._box is not None and not self._timer.isActive():
             box, self._box = self._box, None
