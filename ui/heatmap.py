@@ -1,10 +1,12 @@
 """Heat-map display: a per-pixel distance map as a QImage, and its colour bar.
 
-The colours and the scale are the engine's (``restorer.metrics.heatmap``:
-viridis, top of the scale = the map's maximum rounded up to a round number),
-so the window shows the same picture as ``python main.py compare --map``.
-This module only turns that into Qt objects; the engine (torch) is imported
-on first use, never at start-up.
+The colours are the engine's (``restorer.metrics.heatmap``: viridis, the
+same as ``python main.py compare --map``). The top of the scale is the 99th
+percentile of the map rounded up to a round number (the engine's
+``nice_ceiling``) rather than the maximum the CLI uses: on photos a few
+hot pixels would otherwise push the whole overlay into the darkest colours.
+Values above the top are drawn in the top colour (its tick reads "x+").
+The engine (torch) is imported on first use, never at start-up.
 """
 from __future__ import annotations
 
@@ -22,7 +24,8 @@ def colorize(values, vmax: float | None = None) -> tuple[QImage, float]:
         values: float tensor (H, W), any device (e.g.
             ``RegionMetrics.lpips_map()``); NaN counts as 0.
         vmax: the value drawn in the top colour; default
-            ``restorer.metrics.heatmap.nice_ceiling`` of the map's maximum.
+            ``restorer.metrics.heatmap.nice_ceiling`` of the map's 99th
+            percentile (estimated on at most about 1 M evenly spaced pixels).
 
     Returns:
         (``Format_RGB888`` QImage of W x H owning its pixels, the ``vmax`` used).
@@ -43,7 +46,9 @@ def colorize(values, vmax: float | None = None) -> tuple[QImage, float]:
         raise ValueError(f"expected a 2-D map, got shape {tuple(values.shape)}")
     values = torch.nan_to_num(values.detach().float(), nan=0.0)
     if vmax is None:
-        vmax = nice_ceiling(float(values.max()) if values.numel() else 0.0)
+        flat = values.flatten()
+        flat = flat[:: max(1, flat.numel() // 1_000_000)]
+        vmax = nice_ceiling(float(torch.quantile(flat, 0.99)) if flat.numel() else 0.0)
     return tensor_to_qimage(engine_colorize(values, vmax)), float(vmax)
 
 
