@@ -21,7 +21,6 @@ def run_app(argv: list[str]) -> int:
     Returns:
         The event loop's exit status.
     """
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
