@@ -51,7 +51,7 @@ from .session import Document, Result
 from .settings import Settings
 from .shortcuts import ShortcutOverlay
 from .status import gpu_memory_mb, process_memory_mb
-from .views import MODES, ComparisonWorkbench, Layer
+from .views import MODES, ComparisonWorkbench
 
 __all__ = ["MainWindow"]
 
@@ -1039,42 +1039,11 @@ class MainWindow(QMainWindow):
             self._update_result_combo()
             self._update_controls()
             return
-        w, h = doc.image.size
         running = self._running_full_item()
-        result = doc.result
-        layers: list[Layer] = []
-        if running is not None:
-            s = running.scale
-            size = (round(w * s), round(h * s))
-            before = Layer("input", f"Input (×{s}, preview)", doc.pyramid, scale=size[0] / w, smooth=True)
-            after = Layer("running", f"Restoring with {running.label}…", doc.pyramid, scale=size[0] / w, smooth=True)
-        elif result is not None:
-            size = result.size
-            bic = doc.befores.get((size[1], size[0]))
-            before = Layer("bicubic", f"Before: bicubic ×{result.scale:g}", bic[1]) if bic else None
-            after = None
-        else:
-            size = (w, h)
-            before = Layer("input", f"Input  {doc.path.name}", doc.pyramid)
-            after = Layer("pending", "Not restored yet: press Restore", doc.pyramid)
-        k = size[0] / w
-        if before is not None:
-            layers.append(before)
-        for r in doc.results.values():
-            layer = Layer(r.label, f"After: {r.label} ({r.architecture})" if r is result else f"{r.label} ({r.architecture})",
-                          r.pyramid, scale=size[0] / r.size[0])
-            layers.append(layer)
-            if r is result and running is None:
-                after = layer
-        if after is not None and after not in layers:
-            layers.append(after)
-        if doc.reference_pyramid is not None:
-            layers.append(Layer("reference", f"Reference  {doc.reference_path.name}", doc.reference_pyramid,
-                                scale=size[0] / doc.reference.size[0]))
         tiles = self._live_tiles if running is not None else self._previews.get(doc.path.resolve(), [])
-        if after is not None:
-            after.tiles = [(QRectF(r.x() * k, r.y() * k, r.width() * k, r.height() * k), img) for r, img in tiles]
-        wb.set_layers(layers, before.key if before else None, after.key if after else None, size)
+        layers, before_key, after_key, size = doc.layers(running.scale if running else None,
+                                                          running.label if running else "", tiles)
+        wb.set_layers(layers, before_key, after_key, size)
         self._update_result_combo()
         self._update_reference_message()
         self._update_controls()

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from PySide6.QtCore import QRectF
+
 from .pyramid import ImagePyramid
+from .views.canvas import Layer
 
 __all__ = ["Result", "Document"]
 
@@ -81,3 +84,60 @@ class Document:
             return None
         entry = self.befores.get(tuple(result.rgb.shape[-2:]))
         return entry[0] if entry else None
+
+    def layers(self, running_scale: int | None = None, running_label: str = "",
+               tiles: list[tuple[QRectF, Any]] = ()) -> tuple[list[Layer], str | None, str | None, tuple[int, int]]:
+        """What the views show for this document.
+
+        Args:
+            running_scale, running_label: a whole-image run of this document in
+                progress (its scale and result label), or None.
+            tiles: pieces laid over the "after" picture (live tiles of the
+                run, or crop previews), rectangles in input (LR) pixels.
+
+        Returns:
+            ``(layers, before_key, after_key, (width, height))``: the layers in
+            grid order -- the "before" picture (bicubic at the current
+            result's size; the input itself, enlarged, during a run or before
+            any), every result, the running preview or "not restored yet"
+            pane, the reference -- each scaled to the viewport's image size
+            (the running output's size, else the current result's, else the
+            input's); and the keys of the two pictures compared.
+
+        Raises:
+            AttributeError: the document is not decoded yet (``image`` None).
+        """
+        w, h = self.image.size
+        result = self.result
+        layers: list[Layer] = []
+        if running_scale is not None:
+            s = running_scale
+            size = (round(w * s), round(h * s))
+            before = Layer("input", f"Input (×{s}, preview)", self.pyramid, scale=size[0] / w, smooth=True)
+            after = Layer("running", f"Restoring with {running_label}…", self.pyramid, scale=size[0] / w, smooth=True)
+        elif result is not None:
+            size = result.size
+            bic = self.befores.get((size[1], size[0]))
+            before = Layer("bicubic", f"Before: bicubic ×{result.scale:g}", bic[1]) if bic else None
+            after = None
+        else:
+            size = (w, h)
+            before = Layer("input", f"Input  {self.path.name}", self.pyramid)
+            after = Layer("pending", "Not restored yet: press Restore", self.pyramid)
+        if before is not None:
+            layers.append(before)
+        for r in self.results.values():
+            title = f"{r.label} ({r.architecture})"
+            layer = Layer(r.label, f"After: {title}" if r is result else title, r.pyramid, scale=size[0] / r.size[0])
+            layers.append(layer)
+            if r is result and running_scale is None:
+                after = layer
+        if after is not None and after not in layers:
+            layers.append(after)
+        if self.reference_pyramid is not None:
+            layers.append(Layer("reference", f"Reference  {self.reference_path.name}", self.reference_pyramid,
+                                scale=size[0] / self.reference.size[0]))
+        k = size[0] / w
+        if after is not None:
+            after.tiles = [(QRectF(r.x() * k, r.y() * k, r.width() * k, r.height() * k), img) for r, img in tiles]
+        return layers, (before.key if before else None), (after.key if after else None), size
