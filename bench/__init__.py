@@ -2,13 +2,17 @@
 
 ``python main.py bench quality [...]``: x4 quality on the benchmark photos.
 ``python main.py bench speed [...]``: CPU speed against SRVGGNetCompact-x4v3.
+``python main.py bench metrics [...]``: LPIPS speed vs the reference package, region updates, 24 MP memory.
+``python main.py bench startup [...]``: time from launch to the window (before torch loads).
+``python main.py bench pan [...]``: repaint times while panning a 50-megapixel image.
 """
 from __future__ import annotations
 
 import sys
 
 #: Benchmark name -> module with a ``main(argv) -> int``.
-BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed"}
+BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed", "metrics": "bench.metrics", "startup": "bench.startup",
+              "pan": "bench.pan"}
 
 
 def main(argv: list[str]) -> int:

@@ -1,20 +1,29 @@
-"""Regenerate ``docs/screenshot_main.png``: the main window after a real x4 restore.
+"""Regenerate the window screenshots in ``docs/``: one per view mode, on a real photo.
 
 A photo is shrunk (antialiased) to the reference size, 4 x ``--lr-width`` wide
 at most; the reference shrunk by 4 is the low-resolution input. The window
-opens the input, loads the reference, restores x4 and waits for the metrics;
-then it grabs itself into a PNG.
+opens the input, loads the reference, restores x4 with every model given
+(default: every bundled model), waits for the metrics and the live readouts,
+then grabs itself in each mode:
+
+* ``screenshot_side_by_side.png`` -- before | after at 100 %
+* ``screenshot_slider.png``       -- the split slider at 100 %
+* ``screenshot_grid.png``         -- bicubic, each model, reference, fitted
+* ``screenshot_heatmap.png``      -- the LPIPS heat map (against the reference) over the result
 
 Usage (from the repository root; on a machine without a display use Xvfb)::
 
     xvfb-run -a -s "-screen 0 1600x1000x24" .venv/bin/python docs/make_screenshot.py
     .venv/bin/python docs/make_screenshot.py --photo my.jpg --model weights/other.safetensors
 
-Defaults: scikit-image's ``coffee.png`` (a test dependency) and the bundled model.
+Default photo: the libjxl flower from the benchmark photos (``cache/bench_photos``),
+else scikit-image's ``chelsea.png`` (a test dependency). Settings are
+kept in a temporary folder (the user's are not touched).
 """
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import tempfile
 from pathlib import Path
@@ -24,11 +33,16 @@ sys.path.insert(0, str(ROOT))
 
 
 def default_photo() -> Path:
+    """The libjxl flower (a benchmark photo, ``python -m bench.photos`` fetches it)
+    when present, else scikit-image's ``chelsea.png``."""
+    flower = ROOT / "cache" / "bench_photos" / "libjxl_flower.png"
+    if flower.is_file():
+        return flower
     try:
         import skimage
     except ImportError:
-        raise SystemExit("no --photo given and scikit-image (for its coffee.png) is not installed") from None
-    return Path(skimage.__file__).parent / "data" / "coffee.png"
+        raise SystemExit("no --photo given and scikit-image (for its chelsea.png) is not installed") from None
+    return Path(skimage.__file__).parent / "data" / "chelsea.png"
 
 
 def make_inputs(photo: Path, lr_width: int, folder: Path) -> tuple[Path, Path]:
@@ -43,60 +57,104 @@ def make_inputs(photo: Path, lr_width: int, folder: Path) -> tuple[Path, Path]:
     lr_h = round(h * lr_w / w)
     reference = resize(rgb, (4 * lr_h, 4 * lr_w))
     low = resize(reference, (lr_h, lr_w))
-    ref_path, lr_path = folder / "reference.png", folder / "input.png"
+    stem = photo.stem
+    ref_path, lr_path = folder / f"{stem}_reference.png", folder / f"{stem}_input.png"
     save_image(ref_path, reference)
     save_image(lr_path, low)
     return lr_path, ref_path
 
 
 def main(argv: list[str] | None = None) -> int:
+    """Build the window, restore, and write the four screenshots; 0 on success."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--photo", type=Path, help="source photo (default: scikit-image's coffee.png)")
-    parser.add_argument("--model", help="model name or file (default: the bundled model)")
-    parser.add_argument("--lr-width", type=int, default=200, help="width of the low-resolution input (default 200)")
-    parser.add_argument("--size", default="1400x900", help="window size WxH (default 1400x900)")
-    parser.add_argument("--out", type=Path, default=ROOT / "docs" / "screenshot_main.png")
+    parser.add_argument("--photo", type=Path, help="source photo (default: the libjxl flower, else chelsea.png)")
+    parser.add_argument("--model", action="append", help="model name or file (repeatable; default: every bundled model)")
+    parser.add_argument("--lr-width", type=int, default=250, help="width of the low-resolution input (default 250)")
+    parser.add_argument("--size", default="1500x940", help="window size WxH (default 1500x940)")
+    parser.add_argument("--out-dir", type=Path, default=ROOT / "docs")
     args = parser.parse_args(argv)
 
-    from PySide6.QtCore import QEventLoop, QTimer
+    settings_dir = tempfile.mkdtemp(prefix="restorer-shots-")
+    from PySide6.QtCore import QEventLoop, QPointF, QSettings, QTimer
     from PySide6.QtWidgets import QApplication
 
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
     from ui.main_window import MainWindow
+    from ui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
     app.setApplicationName("Restorer")
+    app.setOrganizationName("Restorer")
+    apply_theme(app)
+    errors: list[str] = []
+
+    def wait(signal, seconds: float, until=None) -> None:
+        loop = QEventLoop()
+        signal.connect(loop.quit)
+        QTimer.singleShot(int(seconds * 1000), loop.quit)
+        if until is None or not until():
+            loop.exec()
+        for _ in range(5):
+            app.processEvents()
+
     with tempfile.TemporaryDirectory() as tmp:
         lr_path, ref_path = make_inputs(args.photo or default_photo(), args.lr_width, Path(tmp))
-        window = MainWindow()
+        window = MainWindow(warm_up=True)
         window.resize(*(int(v) for v in args.size.lower().split("x")))
         window.show()
-        if args.model:
-            window.set_model_file(args.model)
-        errors: list[str] = []
         window.show_error = lambda title, message: errors.append(f"{title}: {message}")
+        wait(window.queue_drained, 20, until=lambda: window._warm_job is not None and window._warm_job.isFinished())
+        window.tile = 128
         if not window.open_image(lr_path) or not window.load_reference(ref_path):
             print("\n".join(errors), file=sys.stderr)
             return 1
-
-        def wait(signal, seconds: float) -> None:
-            loop = QEventLoop()
-            signal.connect(loop.quit)
-            QTimer.singleShot(int(seconds * 1000), loop.quit)
-            loop.exec()
-
-        window.start_restore()
-        wait(window.restore_finished, 600)
+        models = args.model or [window.model_combo.itemData(i) for i in range(window.model_combo.count())
+                                if window.model_combo.itemData(i) and not str(window.model_combo.itemData(i)).startswith("__")
+                                and not window._is_model_file(window.model_combo.itemData(i))]
+        for m in models:
+            if Path(m).suffix:
+                window.set_model_file(m)
+                key, label = window.model_combo.currentData(), window.model_combo.currentText()
+            else:
+                key, label = m, m
+            window.queue.add(window._new_item(window.doc, key, label))
+        wait(window.queue_drained, 900, until=lambda: not window.queue.is_running() and not window.queue.pending())
         if window.result is None:
             print("restore failed: " + "; ".join(errors), file=sys.stderr)
             return 1
-        wait(window.metrics_finished, 600)
-        for _ in range(5):
-            app.processEvents()
-        args.out.parent.mkdir(parents=True, exist_ok=True)
-        if not window.grab().save(str(args.out)):
-            print(f"cannot write {args.out}", file=sys.stderr)
-            return 1
-        print(f"wrote {args.out}; metrics: {window.metrics_panel.values}")
+        first = next(iter(window.doc.results))
+        window.show_result(first)
+        wait(window.metrics_finished, 900, until=lambda: window._metrics_job is None)
+        out = args.out_dir
+        out.mkdir(parents=True, exist_ok=True)
+        w, h = window.result.size
+
+        def shot(name: str) -> None:
+            wait(window.readouts_finished, 60, until=lambda: not window.readouts.busy())
+            path = out / name
+            if not window.grab().save(str(path)):
+                raise SystemExit(f"cannot write {path}")
+            print(f"wrote {path}")
+
+        window.set_view_mode("side")
+        window.workbench.viewport.set_zoom(1.0)
+        window.workbench.viewport.center_on(QPointF(w * 0.42, h * 0.45))
+        shot("screenshot_side_by_side.png")
+        window.set_view_mode("slider")
+        window.workbench.viewport.set_zoom(1.5)
+        window.workbench.viewport.center_on(QPointF(w * 0.42, h * 0.45))
+        shot("screenshot_slider.png")
+        window.set_view_mode("grid")
+        window.workbench.fit()
+        shot("screenshot_grid.png")
+        window.set_view_mode("side")
+        window.workbench.fit()
+        window.opacity_slider.setValue(65)
+        window.set_heat_visible(True)
+        wait(window.heatmap_finished, 600, until=lambda: window.workbench.has_overlay())
+        shot("screenshot_heatmap.png")
+        print(f"metrics: {window.result.metrics}")
         if errors:
             print("\n".join(errors), file=sys.stderr)
         window.close()
@@ -104,4 +162,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    os.environ.setdefault("QT_SCALE_FACTOR", "1")
     sys.exit(main())

@@ -42,7 +42,7 @@ def build_parser() -> argparse.ArgumentParser:
     """
     p = argparse.ArgumentParser(
         prog="restorer", description="Restore and upscale images, and measure the result.",
-        epilog="Also: 'python main.py bench {quality,speed} ...' runs the benchmarks (bench/); "
+        epilog="Also: 'python main.py bench {quality,speed,metrics} ...' runs the benchmarks (bench/); "
                "'python main.py [IMAGE ...]' opens the desktop app.")
     p.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     sub = p.add_subparsers(dest="command", required=True)
@@ -61,10 +61,20 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
-    c = sub.add_parser("compare", help="full-reference metrics of IMAGE against REFERENCE")
+    c = sub.add_parser("compare", help="metrics of IMAGE against REFERENCE, and/or against its input (--lr)",
+                       description="Full-reference metrics of IMAGE against REFERENCE (same size; grayscale is "
+                                   "compared as RGB, alpha is ignored), and/or the consistency of IMAGE with the "
+                                   "low-resolution INPUT it was restored from (--lr: IMAGE downscaled to INPUT's "
+                                   "size, antialiased bicubic).")
     c.add_argument("image")
-    c.add_argument("reference")
+    c.add_argument("reference", nargs="?", default=None, help="ground truth of IMAGE's size (optional with --lr)")
+    c.add_argument("--lr", metavar="INPUT", default=None,
+                   help="the input IMAGE was restored from: adds lr_psnr, lr_ssim, lr_lpips_alex")
     c.add_argument("--json", action="store_true", help="print one JSON object")
+    c.add_argument("--luma", action="store_true", help="also PSNR of BT.601 luma (psnr_y)")
+    c.add_argument("--map", metavar="PATH", default=None,
+                   help="write the per-pixel LPIPS-Alex map as a colour image with a legend (needs REFERENCE)")
+    c.add_argument("--overwrite", action="store_true", help="replace an existing --map file")
     c.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
@@ -181,47 +191,98 @@ def cmd_restore(args) -> int:
     return 0
 
 
+_LABELS = {"psnr": ("PSNR", "dB"), "psnr_y": ("PSNR (luma Y)", "dB"), "ssim": ("SSIM", ""),
+           "lpips_alex": ("LPIPS-Alex", ""), "lpips_vgg": ("LPIPS-VGG", ""), "dists": ("DISTS", "")}
+
+
+def _table(res: dict[str, float], higher: dict[str, bool]) -> list[str]:
+    rows = []
+    for key, val in res.items():
+        name, unit = _LABELS.get(key, (key, ""))
+        shown = "inf" if math.isinf(val) else f"{val:.4f}"
+        rows.append(f"  {name:<14} {shown:>9} {unit:<3} {'higher' if higher.get(key, False) else 'lower'} is better")
+    return rows
+
+
 def cmd_compare(args) -> int:
-    """Print full-reference metrics of IMAGE against REFERENCE (a table, or one JSON
-    object with ``--json``: float values, ``null`` where a value is infinite).
+    """Print metrics of IMAGE against REFERENCE and/or its input (a table, or one
+    JSON object with ``--json``: float values, ``null`` where a value is infinite).
 
     Keys and units as :func:`restorer.metrics.compare`: ``psnr`` (dB), ``ssim``,
-    ``lpips_alex``, ``lpips_vgg`` (unitless). Alpha is ignored; grayscale files
-    are compared as three equal channels.
+    ``lpips_alex``, ``lpips_vgg``, ``dists`` (unitless), ``psnr_y`` with
+    ``--luma``; with ``--lr INPUT``, ``lr_psnr``, ``lr_ssim``, ``lr_lpips_alex``
+    from :func:`restorer.metrics.consistency`. Input policy: sizes must match
+    (one-line error), grayscale files are compared as three equal channels,
+    alpha is ignored; at least 31x31 pixels.
 
     Args:
         args: namespace from :func:`build_parser` for ``compare``: ``image``,
-            ``reference``, ``json``, ``device`` (where LPIPS runs).
+            ``reference`` (or None), ``lr`` (or None), ``json``, ``luma``,
+            ``map`` (or None), ``overwrite``, ``device``.
 
     Returns:
-        0.
+        0; 2 (usage, one line on stderr) when neither REFERENCE nor ``--lr`` is
+        given, or ``--map`` without REFERENCE.
 
     Raises:
-        CliError: the two images differ in size.
-        restorer.io.ImageError: a file cannot be read.
-        ValueError: an image is smaller than 31x31 pixels (LPIPS-Alex), or the
-            device is unavailable.
+        CliError: the two images differ in size, or an image is too small.
+        restorer.io.ImageError: a file cannot be read, or the map cannot be
+            written (exists without ``--overwrite``, is an input, bad extension).
+        ValueError: the device is unavailable.
         RuntimeError: the device name is not one torch knows.
-        restorer.weights.WeightsNotFoundError: LPIPS weights unavailable offline.
+        restorer.weights.WeightsNotFoundError: LPIPS/DISTS weights unavailable offline.
     """
     from restorer.inference import pick_device
-    from restorer.io import load_image
-    from restorer.metrics import HIGHER_IS_BETTER, compare
+    from restorer.io import load_image, save_image
+    from restorer.metrics import HIGHER_IS_BETTER, compare, consistency, lpips_map, prepare_pair
 
+    if args.reference is None and args.lr is None:
+        print("error: compare needs REFERENCE, --lr INPUT, or both", file=sys.stderr)
+        return 2
+    if args.map and args.reference is None:
+        print("error: --map needs REFERENCE", file=sys.stderr)
+        return 2
+    if args.map:
+        from restorer.io import SAVE_FORMATS
+
+        if Path(args.map).suffix.lower() not in SAVE_FORMATS:
+            raise CliError(f"{args.map}: unsupported map format (use {', '.join(sorted(SAVE_FORMATS))})")
+        if Path(args.map).exists() and not args.overwrite:
+            raise CliError(f"{args.map}: already exists (use --overwrite to replace it)")
+    device = str(pick_device(args.device))
     img = load_image(args.image)
-    ref = load_image(args.reference)
-    if img.size != ref.size:
-        raise CliError(
-            f"{args.image} is {img.size[0]}x{img.size[1]} but {args.reference} is {ref.size[0]}x{ref.size[1]}; sizes must match"
-        )
-    res = compare(img.rgb, ref.rgb, device=str(pick_device(args.device)))
+    res: dict[str, float] = {}
+    higher = dict(HIGHER_IS_BETTER)
+    lines = []
+    if args.reference is not None:
+        ref = load_image(args.reference)
+        try:
+            prepare_pair(img.rgb, ref.rgb, names=(str(args.image), str(args.reference)))
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        res.update(compare(img.rgb, ref.rgb, device=device, luma=args.luma))
+        lines += [f"{args.image} against {args.reference} ({img.size[0]}x{img.size[1]}):", *_table(res, higher)]
+        if args.map:
+            values = lpips_map(img.rgb, ref.rgb, "alex", device)[0, 0]
+            from restorer.metrics.heatmap import render_heatmap
+
+            picture, vmax = render_heatmap(values)
+            save_image(args.map, picture, overwrite=args.overwrite, protect=(args.image, args.reference))
+            lines.append(f"LPIPS-Alex map (0 to {vmax:g}, viridis) written to {args.map}")
+    if args.lr is not None:
+        lr = load_image(args.lr)
+        if min(lr.size) < 31:
+            raise CliError(f"{args.lr} is {lr.size[0]}x{lr.size[1]}; the consistency readout needs at least 31x31 pixels")
+        cons = consistency(img.rgb, lr.rgb, device=device)
+        lr_res = {f"lr_{k}": v for k, v in cons.items()}
+        res.update(lr_res)
+        lines += [f"{args.image} downscaled to {lr.size[0]}x{lr.size[1]} against its input {args.lr} (consistency):",
+                  *_table(cons, higher)]
     if args.json:
         # Non-finite values (PSNR of identical images is +inf) become null: strict JSON has no inf.
         print(json.dumps({k: (v if math.isfinite(v) else None) for k, v in res.items()}))
     else:
-        for key, val in res.items():
-            unit = "dB, " if key == "psnr" else ""
-            print(f"{key:<11} {val:>9.4f}   ({unit}{'higher' if HIGHER_IS_BETTER[key] else 'lower'} is better)")
+        print("\n".join(lines))
     return 0
 
 

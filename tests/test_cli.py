@@ -111,3 +111,67 @@ def test_debug_flag_position_and_name_clash(tmp_path, photo, random_model_file, 
     assert main(["restore", str(photo), str(twin), "-o", str(out_dir), "--model", str(random_model_file)]) == 1
     assert "photo_x4.png" in capsys.readouterr().err
     assert not (out_dir / "photo_x4.png").exists()
+
+
+def _viridis_inverse(rgb: np.ndarray) -> np.ndarray:
+    """Scale position in [0, 1] of each pixel's colour: nearest of 1024 viridis samples."""
+    from restorer.metrics.heatmap import colorize
+
+    lut = colorize(torch.linspace(0, 1, 1024).view(1, -1), 1.0)[0].permute(1, 2, 0).reshape(-1, 3).numpy()
+    flat = rgb.reshape(-1, 3).astype(np.float32) / 255.0
+    idx = np.argmin(((flat[:, None, :] - lut[None, :, :]) ** 2).sum(-1), axis=1)
+    return (idx / 1023.0).reshape(rgb.shape[:2])
+
+
+def test_compare_table_map_luma_and_consistency(tmp_path, photo, capsys):
+    img = Image.open(photo)
+    w, h = img.size
+    lr = tmp_path / "lr.png"
+    img.resize((w // 2, h // 2), Image.BICUBIC).save(lr)
+    sr = tmp_path / "sr.png"
+    Image.open(lr).resize((w, h), Image.BICUBIC).save(sr)
+    heat = tmp_path / "map.png"
+    assert main(["compare", str(sr), str(photo), "--lr", str(lr), "--map", str(heat), "--luma", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert set(res) == {"psnr", "ssim", "lpips_alex", "lpips_vgg", "dists", "psnr_y",
+                        "lr_psnr", "lr_ssim", "lr_lpips_alex"}
+    assert res["lr_psnr"] > res["psnr"] and res["lr_lpips_alex"] < res["lpips_alex"]
+    # The map image: heat map at the top left, legend on the right; its colours track the
+    # reference package's spatial LPIPS map.
+    pic = np.asarray(Image.open(heat).convert("RGB"))
+    assert pic.shape[0] == max(h, 220) and pic.shape[1] > w + 100
+    to_t = lambda a: torch.from_numpy(np.asarray(a, np.float32) / 255).permute(2, 0, 1)[None]  # noqa: E731
+    ref = reference_lpips("alex")
+    ref.spatial = True
+    with torch.no_grad():
+        expected = ref(to_t(Image.open(sr)), to_t(img), normalize=True)[0, 0].numpy()
+    ref.spatial = False
+    got = _viridis_inverse(pic[:h, :w])
+    assert np.corrcoef(got.ravel(), expected.ravel())[0, 1] > 0.99
+    # Refuses to replace the map without --overwrite; the table is readable text.
+    assert main(["compare", str(sr), str(photo), "--map", str(heat)]) == 1
+    assert "already exists" in capsys.readouterr().err
+    assert main(["compare", str(sr), str(photo), "--luma"]) == 0
+    table = capsys.readouterr().out
+    for label in ("PSNR", "PSNR (luma Y)", "SSIM", "LPIPS-Alex", "LPIPS-VGG", "DISTS", "lower is better"):
+        assert label in table
+    assert main(["compare", str(sr)]) == 2  # neither a reference nor --lr
+    assert main(["compare", str(sr), "--lr", str(lr), "--map", str(tmp_path / "m2.png")]) == 2
+
+
+def test_compare_grayscale_and_rgba_files(tmp_path, photo, capsys):
+    img = Image.open(photo)
+    gray = tmp_path / "gray.png"
+    img.convert("L").save(gray)
+    rgba = tmp_path / "rgba.png"
+    im4 = img.convert("RGBA")
+    im4.putalpha(Image.new("L", img.size, 77))
+    im4.save(rgba)
+    assert main(["compare", str(rgba), str(photo), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    assert res["psnr"] is None and res["lpips_alex"] == 0  # alpha ignored: same colours
+    assert main(["compare", str(gray), str(photo), "--json"]) == 0
+    res = json.loads(capsys.readouterr().out)
+    luma = np.asarray(img.convert("L"), np.float64) / 255
+    mse = ((np.asarray(img, np.float64) / 255 - luma[..., None]) ** 2).mean()
+    assert res["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-3)  # grayscale = three equal channels

@@ -345,3 +345,14 @@ def test_compare_keys_values_and_size_error():
         compare(torch.zeros(1, 3, 200, 300), torch.zeros(1, 3, 800, 1200))
     with pytest.raises(ValueError, match=r"\(1, 3, H, W\)"):
         compare(torch.zeros(3, 64, 64), torch.zeros(3, 64, 64))
+
+
+def test_ssim_matches_scikit_image_on_photos(tid2013_pairs):
+    """SSIM (whole and banded) equals scikit-image on real photos, within 1e-4."""
+    from restorer.metrics import ssim_tiled
+
+    for name in ("I03", "I19"):
+        dist, refimg = tid2013_pairs[name]
+        expected, _ = _skimage_ssim(dist, refimg)
+        assert abs(ssim(dist, refimg).item() - expected) < 1e-4, name
+        assert abs(ssim_tiled(dist, refimg, band=100).item() - expected) < 1e-4, name

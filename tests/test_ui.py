@@ -1,6 +1,12 @@
-"""Desktop window tests (pytest-qt, offscreen): open, restore on a worker thread,
-metrics readouts, cancel, close during a run, synchronised zoom/pan, errors,
-Save As, drag and drop, and the ``python main.py IMAGE`` entry point."""
+"""Desktop window tests (pytest-qt, offscreen).
+
+Views (side by side, slider, toggle, loupe, grid) over the shared viewport;
+the image pyramid; runs (worker thread, live tiles, cancel, queue of images
+and models, crop preview, close during a run, a responsive event loop);
+live readouts and the LPIPS heat map against independent computations;
+settings (in a temporary QSettings location), recent files, drag and drop,
+shortcuts overlay, export, copy, themes, error dialogs, ``python main.py IMAGE``.
+"""
 from __future__ import annotations
 
 import os
@@ -10,6 +16,7 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 import math
 import sys
 import threading
+import time
 from pathlib import Path
 
 import numpy as np
@@ -20,11 +27,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the repository r
 pytest.importorskip("PySide6")
 pytest.importorskip("pytestqt")
 
-from PySide6.QtCore import QMimeData, QPoint, QPointF, Qt, QTimer, QUrl  # noqa: E402
-from PySide6.QtGui import QDropEvent, QWheelEvent  # noqa: E402
-from PySide6.QtWidgets import QApplication, QFileDialog, QGraphicsPixmapItem, QMessageBox  # noqa: E402
+from PySide6.QtCore import QMimeData, QPoint, QPointF, QRectF, QSettings, QSizeF, Qt, QTimer, QUrl  # noqa: E402
+from PySide6.QtGui import QColor, QDropEvent, QImage, QPainter, QWheelEvent  # noqa: E402
+from PySide6.QtWidgets import QApplication, QFileDialog, QMessageBox  # noqa: E402
 
 from ui.main_window import MainWindow  # noqa: E402
+from ui.pyramid import ImagePyramid  # noqa: E402
+from ui.settings import Settings  # noqa: E402
+from ui.views import ComparisonWorkbench, Layer  # noqa: E402
 
 TIMEOUT_MS = 60_000
 
@@ -37,6 +47,20 @@ def _photo_like(h: int, w: int, seed: int = 0) -> np.ndarray:
     img = np.stack([x / w, y / h, 0.5 + 0.4 * np.sin(x / 5.0) * np.cos(y / 7.0)], -1)
     img += rng.normal(0, 0.03, img.shape)
     return (np.clip(img, 0, 1) * 255 + 0.5).astype(np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def temp_settings(tmp_path, qapp):
+    """Every QSettings of these tests lives under a temporary folder, never the user's."""
+    folder = tmp_path / "settings"
+    old_format = QSettings.defaultFormat()
+    QSettings.setDefaultFormat(QSettings.Format.IniFormat)
+    QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, str(folder))
+    old_org = qapp.organizationName()
+    qapp.setOrganizationName("RestorerTests")
+    yield folder
+    qapp.setOrganizationName(old_org)
+    QSettings.setDefaultFormat(old_format)
 
 
 @pytest.fixture(scope="module")
@@ -63,15 +87,14 @@ def small_png(tmp_path):
 @pytest.fixture
 def large_png(tmp_path):
     path = tmp_path / "large.png"
-    Image.fromarray(_photo_like(384, 384, seed=1)).save(path)
+    Image.fromarray(_photo_like(256, 256, seed=1)).save(path)
     return path
 
 
-@pytest.fixture
-def window(qtbot, model_file):
-    win = MainWindow()
+def _make_window(qtbot, model_file, **kwargs) -> MainWindow:
+    win = MainWindow(**kwargs)
     qtbot.addWidget(win)
-    win.resize(900, 640)
+    win.resize(1000, 700)
     win.show()
     qtbot.waitExposed(win)
     win.set_model_file(model_file)
@@ -81,13 +104,28 @@ def window(qtbot, model_file):
 
 
 @pytest.fixture
+def window(qtbot, model_file):
+    return _make_window(qtbot, model_file, warm_up=False)
+
+
+@pytest.fixture
 def fast_metrics(monkeypatch):
-    """Replace LPIPS & co with a constant, for tests that are not about metrics."""
+    """Replace whole-image and region metrics with constants, for tests not about metrics."""
     import restorer.metrics
 
-    monkeypatch.setattr(
-        restorer.metrics, "compare", lambda image, reference, device="cpu": {"psnr": 30.0, "ssim": 0.9, "lpips_alex": 0.1, "lpips_vgg": 0.2}
-    )
+    values = {"psnr": 30.0, "ssim": 0.9, "lpips_alex": 0.1, "lpips_vgg": 0.2, "dists": 0.15}
+    monkeypatch.setattr(restorer.metrics, "compare", lambda image, reference, device="cpu": dict(values))
+    monkeypatch.setattr(restorer.metrics, "consistency", lambda image, reference, device="cpu": {"psnr": 40.0})
+
+    class FakeRegion:
+        def __init__(self, image, reference, device="cpu"):
+            pass
+
+        def region(self, box):
+            return {"psnr": 31.0, "ssim": 0.8, "lpips_alex": 0.2}
+
+    monkeypatch.setattr(restorer.metrics, "RegionMetrics", FakeRegion)
+    return values
 
 
 @pytest.fixture
@@ -109,29 +147,220 @@ def _restore(qtbot, win, expect="done"):
     assert blocker.args == [expect]
 
 
-def _pixmap_sizes(view):
-    items = [i for i in view.scene().items() if isinstance(i, QGraphicsPixmapItem)]
-    return [(i.pixmap().width(), i.pixmap().height()) for i in items]
+def _solid(w: int, h: int, color) -> QImage:
+    image = QImage(w, h, QImage.Format.Format_RGB888)
+    image.fill(QColor(*color))
+    return image
 
 
-# --------------------------------------------------------------------- tests
-def test_open_image_shows_it_in_both_panes(window, small_png):
+RED, BLUE, GREEN, GREY = (220, 30, 30), (30, 30, 220), (30, 200, 30), (128, 128, 128)
+
+
+@pytest.fixture
+def bench(qtbot):
+    """A bare workbench with four solid-colour layers (before red, after blue, ...)."""
+    wb = ComparisonWorkbench()
+    qtbot.addWidget(wb)
+    wb.resize(800, 500)
+    wb.show()
+    qtbot.waitExposed(wb)
+    layers = [Layer("before", "Before", ImagePyramid(_solid(400, 300, RED))),
+              Layer("after", "After", ImagePyramid(_solid(400, 300, BLUE))),
+              Layer("model_b", "Model B", ImagePyramid(_solid(200, 150, GREEN)), scale=2.0),
+              Layer("reference", "Reference", ImagePyramid(_solid(400, 300, GREY)))]
+    wb.set_layers(layers, "before", "after", (400, 300))
+    return wb
+
+
+def _pixel(widget, x: int, y: int) -> tuple[int, int, int]:
+    c = widget.grab().toImage().pixelColor(x, y)
+    return c.red(), c.green(), c.blue()
+
+
+def _near(c, ref, tol=12) -> bool:
+    return all(abs(a - b) <= tol for a, b in zip(c, ref))
+
+
+# ------------------------------------------------------------ views (no engine)
+def test_side_by_side_panes_share_the_viewport(qtbot, bench):
+    view = bench.views["side"]
+    before, after = view.before_pane, view.after_pane
+    vp = bench.viewport
+    assert vp.fit_mode and vp.zoom == pytest.approx(min(after.width() / 400, after.height() / 300))
+    cx, cy = before.width() // 2, before.height() // 2
+    assert _near(_pixel(before, cx, cy), RED) and _near(_pixel(after, after.width() // 2, after.height() // 2), BLUE)
+    # Wheel on the left pane zooms every pane around the cursor.
+    pos = QPointF(60, 80)
+    anchor = vp.to_image(pos, before.pane_size())
+    wheel = QWheelEvent(pos, before.mapToGlobal(pos), QPoint(), QPoint(0, 120), Qt.MouseButton.NoButton,
+                        Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(before, wheel)
+    assert not vp.fit_mode
+    moved = vp.to_image(pos, before.pane_size()) - anchor
+    assert abs(moved.x()) < 1e-6 and abs(moved.y()) < 1e-6
+    # Drag in the right pane pans both (they read the same centre).
+    bench.actual_size()
+    c0 = vp.center
+    qtbot.mousePress(after, Qt.MouseButton.LeftButton, pos=QPoint(200, 150))
+    qtbot.mouseMove(after, QPoint(150, 120))
+    qtbot.mouseRelease(after, Qt.MouseButton.LeftButton, pos=QPoint(150, 120))
+    assert vp.center.x() == pytest.approx(c0.x() + 50) and vp.center.y() == pytest.approx(c0.y() + 30)
+    r1 = vp.visible_rect(before.pane_size(), clip=False)
+    r2 = vp.visible_rect(after.pane_size(), clip=False)
+    assert r1.center() == r2.center() and r1.size() == r2.size()  # equal panes show the same region
+    # Switching mode keeps zoom and position.
+    zoom, center = vp.zoom, vp.center
+    bench.set_mode("grid")
+    assert vp.zoom == zoom and vp.center == center
+
+
+def test_nearest_neighbour_past_100_percent_and_pyramid_levels(qtbot, bench):
+    after = bench.views["side"].after_pane
+    pyr = bench.layer("after").pyramid
+    bench.viewport.set_zoom(3.0)
+    after.repaint()
+    level, src, smooth = pyr.last_draw
+    assert level == 0 and not smooth  # nearest-neighbour past 100 %
+    bench.viewport.set_zoom(0.3)
+    after.repaint()
+    level, src, smooth = pyr.last_draw
+    assert level == 1 and smooth  # a halved level, smooth sampling
+
+
+def test_pyramid_draws_about_the_pane_not_the_image():
+    big = _solid(4000, 3000, GREY)
+    pyr = ImagePyramid(big)
+    assert [(im.width(), im.height()) for im in pyr.levels[:4]] == [(4000, 3000), (2000, 1500), (1000, 750), (500, 375)]
+    assert max(pyr.levels[-1].width(), pyr.levels[-1].height()) <= 256
+    target = QImage(800, 600, QImage.Format.Format_RGB32)
+    painter = QPainter(target)
+    for zoom in (0.2, 0.05, 1.0, 4.0):
+        view = QRectF(1000, 800, 800 / zoom, 600 / zoom)
+        pyr.draw(painter, QRectF(0, 0, 800, 600), view, zoom)
+        _, src, _ = pyr.last_draw
+        # The source rectangle read is at most about twice the pane in each direction.
+        assert src.width() <= 2 * 800 + 1 and src.height() <= 2 * 600 + 1
+    painter.end()
+    # A part outside the image shrinks the target in proportion.
+    painter = QPainter(target)
+    target.fill(0)
+    pyr.draw(painter, QRectF(0, 0, 800, 600), QRectF(3600, 2800, 800, 600), 1.0)
+    painter.end()
+    _, src, _ = pyr.last_draw
+    assert (src.width(), src.height()) == (400, 200)
+    assert target.pixelColor(100, 100) == QColor(*GREY) and target.pixelColor(500, 300) == QColor(0, 0, 0)
+
+
+def test_slider_divider_drag_and_orientation(qtbot, bench):
+    bench.set_mode("slider")
+    canvas = bench.views["slider"].canvas
+    qtbot.waitUntil(lambda: canvas.width() > 100)
+    w, h = canvas.width(), canvas.height()
+    assert _near(_pixel(canvas, int(w * 0.4), h // 2), RED) and _near(_pixel(canvas, int(w * 0.6), h // 2), BLUE)
+    # Drag the divider from the middle to 25 %.
+    qtbot.mousePress(canvas, Qt.MouseButton.LeftButton, pos=QPoint(w // 2, h // 2))
+    qtbot.mouseMove(canvas, QPoint(w // 4, h // 2))
+    qtbot.mouseRelease(canvas, Qt.MouseButton.LeftButton, pos=QPoint(w // 4, h // 2))
+    assert canvas.position == pytest.approx((w // 4) / w, abs=0.01)
+    assert bench.viewport.fit_mode  # dragging the divider did not pan
+    assert _near(_pixel(canvas, int(w * 0.4), h // 2), BLUE)
+    # Vertical orientation: before above the line, after below.
+    canvas.set_orientation(Qt.Orientation.Vertical)
+    canvas.set_position(0.5)
+    assert _near(_pixel(canvas, w // 2, int(h * 0.4)), RED) and _near(_pixel(canvas, w // 2, int(h * 0.6)), BLUE)
+
+
+def test_toggle_holding_space_shows_before(qtbot, bench):
+    bench.set_mode("toggle")
+    canvas = bench.views["toggle"].canvas
+    mid = (canvas.width() // 2, canvas.height() // 2)
+    assert _near(_pixel(canvas, *mid), BLUE)
+    qtbot.keyPress(canvas, Qt.Key.Key_Space)
+    assert canvas.flipped and _near(_pixel(canvas, *mid), RED)
+    qtbot.keyRelease(canvas, Qt.Key.Key_Space)
+    assert not canvas.flipped and _near(_pixel(canvas, *mid), BLUE)
+
+
+def test_loupe_magnifies_before_and_after_halves(qtbot, bench):
+    bench.set_mode("loupe")
+    canvas = bench.views["loupe"].canvas
+    x, y = canvas.width() // 2, canvas.height() // 2
+    qtbot.mouseMove(canvas, QPoint(x, y))
+    qtbot.waitUntil(lambda: canvas.loupe_pos is not None)
+    assert canvas.loupe_zoom() == pytest.approx(bench.viewport.zoom * 4)
+    assert _near(_pixel(canvas, x - 40, y), RED) and _near(_pixel(canvas, x + 40, y), BLUE)
+    assert _near(_pixel(canvas, x - int(canvas.radius) - 20, y), BLUE)  # outside the loupe: the after picture
+
+
+def test_grid_shows_every_layer_in_one_viewport(qtbot, bench):
+    bench.set_mode("grid")
+    panes = bench.views["grid"].panes
+    assert [p.layer.key for p in panes] == ["before", "after", "model_b", "reference"]
+    assert bench.primary_pane.layer.key == "after"
+    colours = [_pixel(p, p.width() // 2, p.height() // 2) for p in panes]
+    for c, ref in zip(colours, (RED, BLUE, GREEN, GREY)):
+        assert _near(c, ref)
+    # A layer of half the size (scale 2) covers the same image region.
+    bench.viewport.set_zoom(2.0)
+    g = panes[2]
+    assert _near(_pixel(g, g.width() // 2, g.height() // 2), GREEN)
+    box = bench.visible_region()
+    size = panes[1].pane_size()
+    assert box[2] - box[0] == pytest.approx(min(400, size.width() / 2), abs=1)
+
+
+def test_heat_overlay_opacity_and_colour_bar(qtbot, bench):
+    import torch
+    from restorer.metrics.heatmap import VIRIDIS
+
+    from ui.heatmap import colorize
+
+    values = torch.zeros(300, 400)
+    values[:, 200:] = 0.45
+    values[0, 0] = 7.0  # one hot pixel does not set the scale
+    image, vmax = colorize(values)
+    assert vmax == 0.5  # the engine's round ceiling of the 99th percentile
+    assert image.pixelColor(10, 10).getRgb()[:3] == VIRIDIS[0] and image.pixelColor(0, 0).getRgb()[:3] == VIRIDIS[-1]
+    mid = np.array(VIRIDIS[7]) * 0.8 + np.array(VIRIDIS[8]) * 0.2  # 0.45 / 0.5 * 8 = 7.2 stops
+    assert np.abs(np.array(image.pixelColor(300, 10).getRgb()[:3]) - mid).max() <= 1
+    image, vmax = colorize(values, vmax=0.45)
+    assert vmax == 0.45 and image.pixelColor(300, 10).getRgb()[:3] == VIRIDIS[-1]
+    bench.set_overlay("after", ImagePyramid(image, smooth=True), vmax, "LPIPS-Alex", "vs bicubic")
+    assert not bench.colour_bar.isVisible()  # loaded, not shown yet
+    bench.set_heat_visible(True)
+    bench.set_heat_opacity(1.0)
+    after = bench.views["side"].after_pane
+    vp = bench.viewport
+    right = vp.to_screen(QPointF(300, 150), after.pane_size())
+    assert bench.colour_bar.isVisible() and bench.colour_bar.vmax == 0.45
+    assert _near(_pixel(after, int(right.x()), int(right.y())), VIRIDIS[-1])
+    bench.set_heat_opacity(0.5)
+    mixed = _pixel(after, int(right.x()), int(right.y()))
+    expect = tuple((a + b) / 2 for a, b in zip(BLUE, VIRIDIS[-1]))
+    assert _near(mixed, expect, tol=6)
+    bench.set_heat_visible(False)
+    assert _near(_pixel(after, int(right.x()), int(right.y())), BLUE) and not bench.colour_bar.isVisible()
+
+
+# ------------------------------------------------------------- window: runs
+def test_open_image_shows_it(window, small_png):
     assert not window.restore_button.isEnabled()
     assert window.open_image(small_png)
     assert window.image.size == (48, 40)
-    assert _pixmap_sizes(window.view.before_view) == [(48, 40)]
-    assert _pixmap_sizes(window.view.after_view) == [(48, 40)]
+    layers = window.workbench.layers
+    assert [layer.key for layer in layers] == ["input", "pending"]
+    assert (layers[0].pyramid.width, layers[0].pyramid.height) == (48, 40)
     assert "48×40" in window.size_label.text()
     assert window.restore_button.isEnabled() and not window.save_action.isEnabled()
+    assert window.settings.recent_files()[0] == str(small_png.resolve())
 
 
-def test_restore_on_worker_with_metrics_and_reference(qtbot, window, small_png, tmp_path):
+def test_restore_with_whole_and_live_region_readouts(qtbot, window, small_png, tmp_path):
     import restorer.metrics
     from restorer.weights import WeightsNotFoundError
 
     try:
         restorer.metrics.get_lpips("alex", "cpu")
-        restorer.metrics.get_lpips("vgg16", "cpu")
     except WeightsNotFoundError as exc:
         pytest.skip(f"LPIPS weights unavailable: {exc}")
 
@@ -140,30 +369,40 @@ def test_restore_on_worker_with_metrics_and_reference(qtbot, window, small_png, 
     window.open_image(small_png)
     with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
         _restore(qtbot, window)
-        assert window.cancel_button.isEnabled() is False
-    # Worker signals were delivered on the GUI thread.
-    assert threads and all(t is threading.main_thread() for t in threads)
+    assert threads and all(t is threading.main_thread() for t in threads)  # signals delivered on the GUI thread
     assert tuple(window.result.rgb.shape) == (1, 3, 160, 192)
-    assert _pixmap_sizes(window.view.before_view) == [(192, 160)]
-    assert _pixmap_sizes(window.view.after_view) == [(192, 160)]
+    assert [layer.key for layer in window.workbench.layers] == ["bicubic", window.result.label]
     assert "192×160" in window.size_label.text() and "cpu" in window.device_label.text()
     assert window.time_label.text().endswith(" s")
 
     values = window.metrics_panel.values["after_before"]
-    assert all(math.isfinite(v) for v in values.values())
-    assert 0 < values["psnr"] < 100
-    assert -1 <= values["ssim"] <= 1
-    assert 0 <= values["lpips_alex"] <= 2 and 0 <= values["lpips_vgg"] <= 2
+    ref_values = restorer.metrics.compare(window.result.rgb, window.before)
+    for key in ("psnr", "ssim", "lpips_alex", "lpips_vgg", "dists"):
+        assert values[key] == pytest.approx(ref_values[key], abs=1e-5)
     from ui.metrics_panel import METRICS
 
     row = {key: i for i, (key, *_rest) in enumerate(METRICS)}
     assert window.metrics_panel.table.item(row["psnr"], 0).text() == f"{values['psnr']:.2f}"
-    assert window.metrics_panel.table.item(row["dists"], 0).text() == f"{values['dists']:.4f}"
-    assert 0 <= values["dists"] <= 1
-    assert window.metrics_panel.table.item(row["lpips_alex"], 3).text() == "lower is better"
-    assert window.metrics_panel.table.item(row["psnr"], 3).text() == "higher is better"
+    assert window.metrics_panel.table.item(row["lpips_alex"], 4).text() == "lower is better"
+    cons = window.metrics_panel.values["consistency"]
+    assert cons["psnr"] == pytest.approx(restorer.metrics.consistency(window.result.rgb, window.image.rgb)["psnr"], abs=1e-4)
 
-    # A reference of the output's size: both the restored and the bicubic image are scored.
+    # Zoom to 2x around a point: the region readout follows the visible box.
+    with qtbot.waitSignal(window.readouts_finished, timeout=TIMEOUT_MS):
+        window.workbench.viewport.set_zoom(2.0)
+        window.workbench.viewport.center_on(QPointF(60, 50))
+    box = window.metrics_panel.region_box
+    assert box == window.workbench.visible_region() and box[2] - box[0] < 192
+    x0, y0, x1, y1 = box
+    a = window.result.rgb[..., y0:y1, x0:x1].double()
+    b = window.before[..., y0:y1, x0:x1].double()
+    psnr = 10 * math.log10(1.0 / float(((a - b) ** 2).mean()))  # independent PSNR of the visible crop
+    region = window.metrics_panel.region_values["after_before"]
+    assert region["psnr"] == pytest.approx(psnr, abs=1e-3)
+    rm = restorer.metrics.RegionMetrics(window.result.rgb, window.before)
+    assert region["lpips_alex"] == pytest.approx(rm.region(box)["lpips_alex"], abs=1e-5)
+
+    # A reference of the output's size: restored and bicubic are scored against it.
     ref = tmp_path / "ref.png"
     Image.fromarray(_photo_like(160, 192, seed=3)).save(ref)
     with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
@@ -171,6 +410,17 @@ def test_restore_on_worker_with_metrics_and_reference(qtbot, window, small_png, 
     for pair in ("after_ref", "before_ref"):
         assert all(math.isfinite(v) for v in window.metrics_panel.values[pair].values())
     assert "Reference: ref.png" in window.metrics_panel.message.text()
+    assert [layer.key for layer in window.workbench.layers][-1] == "reference"
+
+    # The heat map: the LPIPS-Alex map against the reference, scaled to its (rounded-up) 99th percentile.
+    with qtbot.waitSignal(window.heatmap_finished, timeout=TIMEOUT_MS):
+        window.heat_action.trigger()
+    from restorer.metrics.heatmap import nice_ceiling
+
+    lp_map = restorer.metrics.lpips_map(window.result.rgb, window.reference.rgb)[0, 0]
+    assert window.workbench.colour_bar.vmax == pytest.approx(nice_ceiling(float(np.percentile(lp_map.numpy(), 99))))
+    assert window.workbench.layer(window.result.label).overlay is not None
+    assert window.workbench.colour_bar.isVisible()
 
     # A reference of another size: a one-line message, no scores.
     bad_ref = tmp_path / "bad_ref.png"
@@ -180,18 +430,46 @@ def test_restore_on_worker_with_metrics_and_reference(qtbot, window, small_png, 
     assert "60×50" in window.metrics_panel.message.text() and "192×160" in window.metrics_panel.message.text()
 
 
-def test_cancel_during_run_leaves_window_usable(qtbot, window, large_png, small_png, fast_metrics):
+def test_event_loop_stays_responsive_while_restoring(qtbot, window, large_png, fast_metrics):
+    window.open_image(large_png)
+    gaps, last = [], [time.perf_counter()]
+
+    def tick():
+        now = time.perf_counter()
+        gaps.append(now - last[0])
+        last[0] = now
+
+    timer = QTimer()
+    timer.setInterval(10)
+    timer.timeout.connect(tick)
+    tiles = []
+    window.queue.tile.connect(lambda item, payload: tiles.append(payload))
+    timer.start()
+    last[0] = time.perf_counter()
+    with qtbot.waitSignal(window.restore_finished, timeout=TIMEOUT_MS) as blocker:
+        window.start_restore()
+    timer.stop()
+    assert blocker.args == ["done"]
+    assert len(tiles) == 64  # live tiles: (256 / 32) ** 2
+    assert len(gaps) > 20
+    assert max(gaps) < 0.100, f"the GUI event loop waited {max(gaps) * 1000:.0f} ms"
+
+
+def test_live_tiles_cancel_and_window_stays_usable(qtbot, window, large_png, small_png, fast_metrics):
     window.open_image(large_png)
     window.start_restore()
-    qtbot.waitUntil(lambda: window.progress_bar.value() >= 1, timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: window.progress_bar.value() >= 2, timeout=TIMEOUT_MS)
+    running = window.workbench.layer(window.workbench.after_key)
+    assert running.key == "running" and len(running.tiles) >= 1  # restored tiles shown as they finish
+    rect, image = running.tiles[0]
+    assert (rect.width(), rect.height()) == (128.0, 128.0) and (image.width(), image.height()) == (128, 128)
     assert window.is_running() and window.cancel_button.isEnabled()
+    assert window.time_label.text().startswith("Elapsed") or window.time_label.text().startswith("Last")
     with qtbot.waitSignal(window.restore_finished, timeout=TIMEOUT_MS) as blocker:
         window.cancel_button.click()
     assert blocker.args == ["cancelled"]
-    assert window.result is None and not window.save_action.isEnabled()
-    assert not window.is_running() and window.restore_button.isEnabled()
-    assert _pixmap_sizes(window.view.after_view) == [(384, 384)]  # the input again, tiles gone
-    # Still usable: open and restore another image.
+    assert window.result is None and not window.save_action.isEnabled() and not window.is_running()
+    assert [layer.key for layer in window.workbench.layers] == ["input", "pending"]
     window.open_image(small_png)
     _restore(qtbot, window)
     assert tuple(window.result.rgb.shape[-2:]) == (160, 192)
@@ -200,81 +478,198 @@ def test_cancel_during_run_leaves_window_usable(qtbot, window, large_png, small_
 def test_close_during_run_cancels_cleanly(qtbot, window, large_png, fast_metrics):
     window.open_image(large_png)
     window.start_restore()
-    job = window._restore_job
+    job = window.queue.job
     qtbot.waitUntil(lambda: window.progress_bar.value() >= 1, timeout=TIMEOUT_MS)
     window.close()
     assert job.cancel_event.is_set() and job.isFinished()
     assert window.result is None
 
 
-def test_zoom_and_pan_are_synchronised(qtbot, window, tmp_path):
-    path = tmp_path / "zoom.png"
-    Image.fromarray(_photo_like(150, 200)).save(path)
+def test_queue_of_images_and_models_fills_the_grid(qtbot, window, tmp_path, model_file, fast_metrics):
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    for i in range(2):
+        Image.fromarray(_photo_like(36, 40, seed=i)).save(folder / f"p{i}.png")
+    (folder / "notes.txt").write_text("not an image")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):  # decoded on a worker thread
+        window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier))
+    assert window.image_path.name == "p0.png" and window.images_list.count() == 2
+    with qtbot.waitSignal(window.queue_drained, timeout=TIMEOUT_MS):
+        window.queue_all_images()
+    assert all(len(doc.results) == 1 for doc in window.documents.values())
+    assert all(item.status == "done" for item in window.queue.items) and len(window.queue.items) == 2
+    # Every model on this image: the bundled one and the file.
+    with qtbot.waitSignal(window.queue_drained, timeout=TIMEOUT_MS):
+        window.queue_all_models()
+    labels = list(window.doc.results)
+    assert labels == ["random_x4.safetensors ×4", "restorer-x4 ×4"]
+    window.set_view_mode("grid")
+    panes = window.workbench.views["grid"].panes
+    assert [p.layer.key for p in panes] == ["bicubic", *labels]
+    assert window.queue_list.count() == 4  # two images, then two models
+    # The "after" choice: next result.
+    current = window.doc.current
+    window.next_result_action.trigger()
+    assert window.doc.current != current and window.workbench.after_key == window.doc.current
+    # The other image got its result, too (already decoded: shown at once).
+    window.images_list.itemClicked.emit(window.images_list.item(1))
+    assert window.image_path.name == "p1.png" and window.result is not None
+
+
+def test_preview_of_the_visible_crop_matches_the_full_restore(qtbot, window, tmp_path, fast_metrics):
+    path = tmp_path / "crop.png"
+    Image.fromarray(_photo_like(64, 80, seed=5)).save(path)
     window.open_image(path)
-    view = window.view
-    before, after = view.before_view, view.after_view
-    assert view.fit_mode
-
-    def assert_synced():
-        assert before.transform() == after.transform()
-        assert before.horizontalScrollBar().value() == after.horizontalScrollBar().value()
-        assert before.verticalScrollBar().value() == after.verticalScrollBar().value()
-
-    window.zoom_in_action.trigger()
-    window.zoom_in_action.trigger()
-    view.set_zoom(4.0)
-    assert before.transform().m11() == pytest.approx(4.0)
-    assert_synced()
-    # Pan one pane: the other follows.
-    before.horizontalScrollBar().setValue(before.horizontalScrollBar().maximum() // 3)
-    after.verticalScrollBar().setValue(after.verticalScrollBar().maximum() // 2)
-    assert before.horizontalScrollBar().value() > 0
-    assert_synced()
-    # Drag to pan in the right pane.
-    h0 = after.horizontalScrollBar().value()
-    qtbot.mousePress(after.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(200, 150))
-    qtbot.mouseMove(after.viewport(), QPoint(150, 120))
-    qtbot.mouseRelease(after.viewport(), Qt.MouseButton.LeftButton, pos=QPoint(150, 120))
-    assert after.horizontalScrollBar().value() != h0
-    assert_synced()
-    # Wheel zoom on the left pane, around the cursor.
-    pos = QPointF(120, 90)
-    anchor = before.mapToScene(pos.toPoint())
-    wheel = QWheelEvent(pos, before.viewport().mapToGlobal(pos), QPoint(), QPoint(0, 120),
-                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
-    QApplication.sendEvent(before.viewport(), wheel)
-    assert view.zoom == pytest.approx(5.0)
-    moved = before.mapToScene(pos.toPoint()) - anchor
-    assert abs(moved.x()) <= 1 and abs(moved.y()) <= 1  # the point under the cursor stays put
-    assert_synced()
-    # Nearest-neighbour past 100 %, smooth when zoomed out.
-    modes = {i.transformationMode() for v in view.views for i in v.scene().items()}
-    assert modes == {Qt.TransformationMode.FastTransformation}
-    view.set_zoom(0.5)
-    assert_synced()
-    modes = {i.transformationMode() for v in view.views for i in v.scene().items()}
-    assert modes == {Qt.TransformationMode.SmoothTransformation}
-    window.actual_action.trigger()
-    assert view.zoom == pytest.approx(1.0)
-    window.fit_action.trigger()
-    assert view.fit_mode and before.transform() == after.transform()
-    assert "%" in window.zoom_label.text()
+    window.workbench.viewport.set_zoom(4.0)
+    window.workbench.viewport.center_on(QPointF(30, 20))  # input pixels (nothing restored yet)
+    box = window.workbench.visible_region()
+    with qtbot.waitSignal(window.restore_finished, timeout=TIMEOUT_MS) as blocker:
+        window.preview_crop()
+    assert blocker.args == ["done"] and window.result is None
+    tiles = window.workbench.layer(window.workbench.after_key).tiles
+    assert len(tiles) == 1
+    rect, piece = tiles[0]
+    assert rect == QRectF(box[0], box[1], box[2] - box[0], box[3] - box[1])  # in place, in input pixels
+    _restore(qtbot, window)
+    full = window.result.pyramid.image
+    x0, y0 = int(rect.x() * 4), int(rect.y() * 4)
+    a = np.array([[full.pixelColor(x0 + i, y0 + j).red() for i in range(0, piece.width(), 7)] for j in range(0, piece.height(), 7)])
+    b = np.array([[piece.pixelColor(i, j).red() for i in range(0, piece.width(), 7)] for j in range(0, piece.height(), 7)])
+    assert np.abs(a - b).max() <= 1  # tile padding = receptive field: the crop equals the full result
 
 
-def test_bad_files_show_an_error_and_window_stays_usable(qtbot, window, tmp_path, small_png, errors, fast_metrics):
+# -------------------------------------------------------- window: conveniences
+def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_settings):
+    win = _make_window(qtbot, model_file, warm_up=False)
+    win.scale_combo.setCurrentIndex(win.scale_combo.findData(2))
+    win.tile = 96
+    win.set_view_mode("slider")
+    win.opacity_slider.setValue(35)
+    win.resize(720, 540)
+    win.close()
+    ini = list(temp_settings.rglob("*.ini"))
+    assert len(ini) == 1 and "RestorerTests" in str(ini[0])
+    again = MainWindow(warm_up=False)
+    qtbot.addWidget(again)
+    assert again.model_combo.currentData() == str(model_file)
+    assert again.scale_combo.currentData() == 2 and again.tile == 96
+    assert again.workbench.mode == "slider" and again.mode_actions["slider"].isChecked()
+    assert again.opacity_slider.value() == 35 and again.workbench.heat_opacity == pytest.approx(0.35)
+    assert (again.width(), again.height()) == (720, 540)
+
+
+def test_shortcuts_overlay_lists_the_actions(qtbot, window):
+    window.help_action.trigger()
+    overlay = window.help_overlay
+    assert overlay.isVisible()
+    rows = dict(overlay.rows)
+    assert rows["Ctrl+R"] == "Restore" and rows["Ctrl+E"] == "Export comparison"
+    assert any("Space" in keys for keys in rows)
+    qtbot.keyClick(overlay, Qt.Key.Key_A)
+    assert not overlay.isVisible()
+    window.mode_actions["grid"].trigger()
+    assert window.workbench.mode == "grid"
+
+
+def test_export_composites_and_copy_metrics(qtbot, window, small_png, tmp_path, errors, fast_metrics):
+    window.open_image(small_png)
+    with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
+        _restore(qtbot, window)
+    from ui.export import CAPTION_HEIGHT
+
+    side = tmp_path / "side.png"
+    assert window.export_comparison(side, layout="side")
+    with Image.open(side) as im:
+        assert im.size == (2 * 192 + 8, 160 + CAPTION_HEIGHT)
+        arr = np.asarray(im.convert("RGB"))
+    bicubic = window.workbench.layer("bicubic").pyramid.image
+    c = bicubic.pixelColor(50, 60)
+    assert np.abs(arr[60, 50].astype(int) - [c.red(), c.green(), c.blue()]).max() <= 1
+    assert arr[160 + 5:, :].mean() < 80  # dark caption band with light text
+    slider = tmp_path / "slider.png"
+    assert window.export_comparison(slider, layout="slider")
+    with Image.open(slider) as im:
+        assert im.size == (192, 160 + CAPTION_HEIGHT)
+        arr2 = np.asarray(im.convert("RGB"))
+    after = window.result.pyramid.image.pixelColor(150, 60)
+    assert np.abs(arr2[60, 150].astype(int) - [after.red(), after.green(), after.blue()]).max() <= 1
+    assert np.abs(arr2[60, 50].astype(int) - arr[60, 50].astype(int)).max() <= 1
+    # Never over an input.
+    original = small_png.read_bytes()
+    assert not window.export_comparison(small_png)
+    assert errors and "input" in errors[-1][1] and small_png.read_bytes() == original
+    window.copy_metrics_action.trigger()
+    text = QApplication.clipboard().text()
+    assert "PSNR (dB)\t30.00" in text and "higher is better" in text and "Visible region" in text
+
+
+def test_theme_follows_the_colour_scheme(qapp):
+    from ui.theme import apply_theme
+
+    old = qapp.palette()
+    try:
+        assert apply_theme(qapp, Qt.ColorScheme.Dark) == Qt.ColorScheme.Dark
+        assert qapp.palette().window().color().lightness() < 80
+        assert apply_theme(qapp, Qt.ColorScheme.Light) == Qt.ColorScheme.Light
+        assert qapp.palette().window().color().lightness() > 180
+    finally:
+        qapp.setPalette(old)
+
+
+def test_warm_up_lists_devices_and_status_bar(qtbot, model_file):
+    win = _make_window(qtbot, model_file, warm_up=True)
+    qtbot.waitUntil(lambda: win.device_combo.findData("cpu") >= 0 and win._warm_job is not None
+                    and win._warm_job.isFinished(), timeout=TIMEOUT_MS)
+    import torch
+
+    devices = [win.device_combo.itemData(i) for i in range(win.device_combo.count())]
+    assert devices[:2] == ["auto", "cpu"] and ("cuda" in devices) == torch.cuda.is_available()
+    assert win.model_combo.findData("restorer-x4") >= 0
+    win._update_status()
+    assert win.memory_label.text().startswith("Memory: ") and "MB" in win.memory_label.text()
+
+
+def test_errors_show_a_dialog_and_the_window_stays_usable(qtbot, window, tmp_path, small_png, errors, fast_metrics):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"this is not an image")
     assert not window.open_image(bad)
     assert len(errors) == 1 and "broken.png" in errors[0][1] and "\n" not in errors[0][1]
     assert window.image is None
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    assert not window.open_paths([empty])
+    assert len(errors) == 2 and "empty" in errors[1][1]
     assert window.open_image(small_png)
-
     bad_model = tmp_path / "broken.safetensors"
     bad_model.write_bytes(b"\x00" * 64)
     window.set_model_file(bad_model)
     _restore(qtbot, window, expect="failed")
-    assert len(errors) == 2 and "broken.safetensors" in errors[1][1]
+    assert len(errors) == 3 and "broken.safetensors" in errors[2][1]
     assert window.restore_button.isEnabled() and window.result is None
+    assert window.queue.items[-1].status == "failed"
+
+
+def test_a_failing_readout_shows_one_dialog(qtbot, window, small_png, errors, fast_metrics, monkeypatch):
+    import restorer.metrics
+
+    class Broken:
+        def __init__(self, image, reference, device="cpu"):
+            raise ValueError("region metrics exploded")
+
+    monkeypatch.setattr(restorer.metrics, "RegionMetrics", Broken)
+    window.open_image(small_png)
+    _restore(qtbot, window)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
+    for zoom in (2.0, 3.0):  # more readouts fail: still one dialog
+        window.workbench.viewport.set_zoom(zoom)
+        qtbot.waitUntil(lambda: not window.readouts.busy(), timeout=TIMEOUT_MS)
+    assert errors == [("Live readout failed", "region metrics exploded")]
+    assert "region metrics exploded" in window.metrics_panel.message.text()
+    window.workbench.viewport.set_zoom(1.0)  # the window still works
+    assert window.workbench.viewport.zoom == 1.0
 
 
 def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, tmp_path, errors, monkeypatch, fast_metrics):
@@ -289,7 +684,6 @@ def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, t
     assert errors == []
     with Image.open(out) as im:
         assert im.size == (192, 160)
-
     original = small_png.read_bytes()
     answer["path"] = str(small_png)
     window.save_action.trigger()
@@ -297,40 +691,32 @@ def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, t
     assert small_png.read_bytes() == original
 
 
-def test_drop_a_file_opens_it(window, small_png):
+def test_drop_files_model_and_recent_menu(qtbot, window, small_png, tmp_path, model_file, errors):
+    other = tmp_path / "other.png"
+    Image.fromarray(_photo_like(30, 34)).save(other)
     mime = QMimeData()
-    mime.setUrls([QUrl.fromLocalFile(str(small_png))])
-    event = QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier)
-    window.dropEvent(event)
-    assert window.image_path == small_png and window.image.size == (48, 40)
-
-
-def test_main_py_opens_the_image_given(qtbot, small_png):
-    import main
-
-    app = QApplication.instance()
-    seen = []
-
-    def check_and_exit():
-        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
-        seen.extend(w.image_path for w in wins)
-        for w in wins:
-            w.close()
-        app.exit(0)  # immediate; quit() would post an event that could end a later test's wait
-
-    app.setQuitOnLastWindowClosed(False)
-    try:
-        QTimer.singleShot(300, check_and_exit)
-        assert main.main([str(small_png)]) == 0
-    finally:
-        app.setQuitOnLastWindowClosed(True)
-    assert small_png in seen
+    mime.setUrls([QUrl.fromLocalFile(str(p)) for p in (small_png, other, model_file)])
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS) as blocker:
+        window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier))
+        assert window.image is None  # decoding on a worker thread; the window stays live
+    assert blocker.args == [str(small_png)] and window.image.size == (48, 40)
+    assert window.images_list.count() == 2 and window.model_combo.currentData() == str(model_file)
+    window.open_image(other)
+    actions = [a.text() for a in window.recent_menu.actions()]
+    assert actions[:2] == ["other.png", "small.png"]
+    window.recent_menu.actions()[1].trigger()
+    assert window.image_path.resolve() == small_png.resolve()
+    # A file that fails to decode on the worker: an error box, the window keeps its image.
+    bad = tmp_path / "bad.jpg"
+    bad.write_bytes(b"\xff\xd8 truncated")
+    window.open_paths([bad], block=False)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
+    assert "bad.jpg" in errors[0][1] and window.image_path.resolve() == small_png.resolve()
 
 
 def test_scale_x2_and_model_choice(qtbot, window, small_png, model_file, monkeypatch, fast_metrics):
     assert window.windowTitle() == "Restorer"
-    assert window.scale_combo.currentData() == 4  # x4 by default
-    # "Open model file…" asks for a file and selects it.
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(model_file), ""))
     window.model_combo.setCurrentIndex(0)
     window._on_model_activated(window.model_combo.count() - 1)
@@ -340,5 +726,36 @@ def test_scale_x2_and_model_choice(qtbot, window, small_png, model_file, monkeyp
     window.scale_combo.setCurrentIndex(window.scale_combo.findData(2))
     _restore(qtbot, window)
     assert tuple(window.result.rgb.shape[-2:]) == (80, 96) and window.result.scale == 2
-    assert _pixmap_sizes(window.view.after_view) == [(96, 80)]
-    assert window.windowTitle().startswith("Restorer")
+    assert window.workbench.viewport.image_size == QSizeF(96, 80)
+    assert window.windowTitle() == "Restorer – small.png"
+
+
+def test_main_py_opens_the_image_given(qtbot, small_png):
+    import main
+
+    app = QApplication.instance()
+    seen = []
+
+    tries = [0]
+
+    def check_and_exit():
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if any(w.image_path is None for w in wins) and tries[0] < 100:
+            tries[0] += 1  # the image decodes on a worker thread
+            QTimer.singleShot(100, check_and_exit)
+            return
+        seen.extend(w.image_path for w in wins)
+        for w in wins:
+            w.close()
+        app.exit(0)  # immediate; quit() would post an event that could end a later test's wait
+
+    app.setQuitOnLastWindowClosed(False)
+    old_palette, old_style = app.palette(), app.style().name()
+    try:
+        QTimer.singleShot(500, check_and_exit)
+        assert main.main([str(small_png)]) == 0
+    finally:
+        app.setQuitOnLastWindowClosed(True)
+        app.setPalette(old_palette)
+        app.setStyle(old_style)
+    assert small_png in seen

@@ -7,9 +7,12 @@ __all__ = ["run_app"]
 
 
 def run_app(argv: list[str]) -> int:
-    """Create the QApplication and a "Restorer" window, open the images named in
-    ``argv`` (one window each; an empty window when there are none), show the
-    window(s) and run the event loop.
+    """Create the QApplication (organisation and name "Restorer", which locate
+    its QSettings; Fusion style with a light or dark palette following the
+    system), open one "Restorer" window with the images named in ``argv`` (the
+    first shown, all listed under Images; an empty window when there are
+    none) and run the event loop. The window is shown before anything imports
+    torch.
 
     Args:
         argv: command-line arguments without the program name; Qt's own options
@@ -18,10 +21,10 @@ def run_app(argv: list[str]) -> int:
     Returns:
         The event loop's exit status.
     """
-    from PySide6.QtCore import QTimer
     from PySide6.QtWidgets import QApplication
 
     from .main_window import MainWindow
+    from .theme import follow_system_theme
 
     app = QApplication.instance()
     if app is None:
@@ -30,17 +33,25 @@ def run_app(argv: list[str]) -> int:
     else:
         paths = list(argv)
     app.setApplicationName("Restorer")
-    windows = []
-    for path in paths or [None]:
-        window = MainWindow()
-        if windows:
-            last = windows[-1].pos()
-            window.move(last.x() + 30, last.y() + 30)
-        window.show()
-        if path is not None:
-            # Once the window is on screen (decoding imports torch, which takes a moment).
-            QTimer.singleShot(0, lambda w=window, p=path: w.open_image(p))
-        windows.append(window)
+    app.setOrganizationName("Restorer")
+    follow_system_theme(app)
+    window = MainWindow()
+    window.show()
+    if paths:
+        _when_exposed(window, lambda: window.open_paths(paths, block=False))
     code = app.exec()
-    del windows
+    del window
     return int(code)
+
+
+def _when_exposed(window, fn, tries: int = 200) -> None:
+    """Call ``fn`` once ``window`` is on screen (polled every 10 ms, at most
+    ``tries`` times, then called anyway): decoding the first image imports
+    torch, which takes seconds, and the window must be visible first."""
+    from PySide6.QtCore import QTimer
+
+    handle = window.windowHandle()
+    if tries <= 0 or (handle is not None and handle.isExposed()):
+        QTimer.singleShot(0, fn)
+    else:
+        QTimer.singleShot(10, lambda: _when_exposed(window, fn, tries - 1))

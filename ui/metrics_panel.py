@@ -1,4 +1,5 @@
-"""The metrics readout: LPIPS (Alex, VGG), PSNR and SSIM in a small table.
+"""The metrics readout: the whole image (LPIPS Alex/VGG, DISTS, PSNR, SSIM) and
+the visible region (LPIPS Alex, PSNR, SSIM, refreshed while panning/zooming).
 
 Columns are image pairs: the restored image against the bicubic "before", and,
 when a reference is loaded, the restored image and the bicubic image against
@@ -9,9 +10,18 @@ from __future__ import annotations
 import math
 
 from PySide6.QtCore import Qt
-from PySide6.QtWidgets import QAbstractItemView, QHeaderView, QLabel, QTableWidget, QTableWidgetItem, QVBoxLayout, QWidget
+from PySide6.QtWidgets import (
+    QAbstractItemView,
+    QGridLayout,
+    QHeaderView,
+    QLabel,
+    QTableWidget,
+    QTableWidgetItem,
+    QVBoxLayout,
+    QWidget,
+)
 
-__all__ = ["MetricsPanel", "METRICS", "PAIRS"]
+__all__ = ["MetricsPanel", "METRICS", "REGION_ROWS", "PAIRS", "WHOLE_PAIRS"]
 
 #: (key in restorer.metrics.compare's dict, row label, direction, decimals)
 METRICS = [
@@ -22,12 +32,20 @@ METRICS = [
     ("ssim", "SSIM", "higher is better", 4),
 ]
 
+#: Rows of the visible-region table (keys of ``restorer.metrics.RegionMetrics.region``).
+REGION_ROWS = [m for m in METRICS if m[0] in ("lpips_alex", "psnr", "ssim")]
+
 #: (pair key, column title)
 PAIRS = [
     ("after_before", "Restored vs bicubic"),
     ("after_ref", "Restored vs reference"),
     ("before_ref", "Bicubic vs reference"),
 ]
+
+#: Columns of the whole-image table: ``PAIRS`` plus the no-reference consistency
+#: readout (the restored image downscaled back to the input's size, against the
+#: input: ``restorer.metrics.consistency``; PSNR, SSIM and LPIPS-Alex only).
+WHOLE_PAIRS = PAIRS + [("consistency", "Restored↓ vs input")]
 
 
 def _format(value: float, decimals: int) -> str:
@@ -38,78 +56,145 @@ def _format(value: float, decimals: int) -> str:
     return f"{value:.{decimals}f}"
 
 
-class MetricsPanel(QWidget):
-    """A table of metric values (rows) per image pair (columns), plus one message line.
+def _make_table(parent: QWidget, rows: list[tuple[str, str, str, int]], pairs: list[tuple[str, str]]) -> QTableWidget:
+    table = QTableWidget(len(rows), len(pairs) + 1, parent)
+    table.setHorizontalHeaderLabels([title for _, title in pairs] + ["Direction"])
+    table.setVerticalHeaderLabels([label for _, label, _, _ in rows])
+    table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
+    table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
+    table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
+    table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
+    table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
+    for row, (_, _, direction, _) in enumerate(rows):
+        item = QTableWidgetItem(direction)
+        item.setForeground(parent.palette().placeholderText())
+        table.setItem(row, len(pairs), item)
+    height = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
+    height += sum(table.verticalHeader().sectionSizeHint(r) for r in range(len(rows)))
+    table.setMinimumHeight(height)
+    table.setMaximumHeight(height)
+    return table
 
-    Rows follow ``METRICS`` (LPIPS unitless, PSNR in dB, SSIM unitless), columns
-    ``PAIRS`` plus a "Direction" column. "–" means no value, "…" being
-    computed, "∞" an infinite value (PSNR of identical images), "n/a" NaN or a
-    key missing from the result.
+
+def _blank(table: QTableWidget, rows: int, col: int, text: str = "–") -> None:
+    for row in range(rows):
+        item = QTableWidgetItem(text)
+        item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
+        table.setItem(row, col, item)
+
+
+class MetricsPanel(QWidget):
+    """Two tables of metric values (rows) per image pair (columns): the whole
+    image (``table``, rows ``METRICS``) and the visible region
+    (``region_table``, rows ``REGION_ROWS``), plus one message line.
+
+    LPIPS and DISTS are unitless, PSNR in dB, SSIM unitless. "–" means no
+    value, "…" being computed, "∞" an infinite value (PSNR of identical
+    images), "n/a" NaN or a key missing from the result.
     """
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.table = QTableWidget(len(METRICS), len(PAIRS) + 1, self)
-        self.table.setHorizontalHeaderLabels([title for _, title in PAIRS] + ["Direction"])
-        self.table.setVerticalHeaderLabels([label for _, label, _, _ in METRICS])
-        self.table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
-        self.table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
-        self.table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
-        self.table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
-        self.table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-        for row, (_, _, direction, _) in enumerate(METRICS):
-            item = QTableWidgetItem(direction)
-            item.setForeground(self.palette().placeholderText())
-            self.table.setItem(row, len(PAIRS), item)
-        height = self.table.horizontalHeader().sizeHint().height() + 2 * self.table.frameWidth()
-        height += sum(self.table.verticalHeader().sectionSizeHint(r) for r in range(len(METRICS)))
-        self.table.setMinimumHeight(height)
-        self.table.setMaximumHeight(height)
+        self.table = _make_table(self, METRICS, WHOLE_PAIRS)
+        self.region_table = _make_table(self, REGION_ROWS, PAIRS)
+        self.whole_title = QLabel("<b>Whole image</b>", self)
+        self.region_title = QLabel("<b>Visible region</b>", self)
         self.message = QLabel(self)
         self.message.setWordWrap(False)
+        grid = QGridLayout()
+        grid.setContentsMargins(0, 0, 0, 0)
+        grid.addWidget(self.whole_title, 0, 0)
+        grid.addWidget(self.region_title, 0, 1)
+        grid.addWidget(self.table, 1, 0, Qt.AlignmentFlag.AlignTop)
+        grid.addWidget(self.region_table, 1, 1, Qt.AlignmentFlag.AlignTop)
+        grid.setColumnStretch(0, 1)
+        grid.setColumnStretch(1, 1)
         layout = QVBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(self.table)
+        layout.addLayout(grid)
         layout.addWidget(self.message)
         self.values: dict[str, dict[str, float]] = {}
+        self.region_values: dict[str, dict[str, float]] = {}
+        self.region_box: tuple[int, int, int, int] | None = None
         self.clear()
 
     def clear(self, pairs: tuple[str, ...] | None = None) -> None:
-        """Blank the given pair columns (all when None)."""
-        for col, (pair, _) in enumerate(PAIRS):
+        """Blank the given pair columns of the whole-image table; None blanks
+        every column of both tables."""
+        for col, (pair, _) in enumerate(WHOLE_PAIRS):
             if pairs is not None and pair not in pairs:
                 continue
             self.values.pop(pair, None)
-            for row in range(len(METRICS)):
-                item = QTableWidgetItem("–")
-                item.setTextAlignment(Qt.AlignmentFlag.AlignCenter)
-                self.table.setItem(row, col, item)
+            _blank(self.table, len(METRICS), col)
+        if pairs is None:
+            self.clear_region()
+
+    def clear_region(self, pairs: tuple[str, ...] | None = None) -> None:
+        """Blank the given pair columns (all when None) of the region table."""
+        for col, (pair, _) in enumerate(PAIRS):
+            if pairs is not None and pair not in pairs:
+                continue
+            self.region_values.pop(pair, None)
+            _blank(self.region_table, len(REGION_ROWS), col)
+        if pairs is None:
+            self.region_box = None
+            self.region_title.setText("<b>Visible region</b>")
 
     def set_pending(self, pairs: tuple[str, ...]) -> None:
-        """Mark columns as being computed."""
-        for col, (pair, _) in enumerate(PAIRS):
+        """Mark whole-image columns as being computed."""
+        for col, (pair, _) in enumerate(WHOLE_PAIRS):
             if pair in pairs:
                 for row in range(len(METRICS)):
                     self.table.item(row, col).setText("…")
 
     def set_values(self, pair: str, values: dict[str, float]) -> None:
-        """Fill a pair's column from a ``restorer.metrics.compare`` result.
+        """Fill a pair's whole-image column from a ``restorer.metrics.compare`` result.
 
         Raises:
-            ValueError: ``pair`` is not a key of ``PAIRS``.
+            ValueError: ``pair`` is not a key of ``WHOLE_PAIRS``.
         """
-        col = [p for p, _ in PAIRS].index(pair)
+        col = [p for p, _ in WHOLE_PAIRS].index(pair)
         self.values[pair] = dict(values)
         for row, (key, _, _, decimals) in enumerate(METRICS):
-            text = _format(float(values[key]), decimals) if key in values else "n/a"
+            text = _format(float(values[key]), decimals) if key in values else "–"
             self.table.item(row, col).setText(text)
 
+    def set_region_values(self, box: tuple[int, int, int, int], values: dict[str, dict[str, float]]) -> None:
+        """Fill the region table: ``values`` is ``{pair: {metric: value}}`` for
+        ``box`` = (x0, y0, x1, y1) image pixels (x1, y1 exclusive); pairs not in
+        ``values`` are blanked."""
+        self.region_box = tuple(box)
+        x0, y0, x1, y1 = box
+        self.region_title.setText(f"<b>Visible region</b> x {x0}–{x1}, y {y0}–{y1} ({x1 - x0}×{y1 - y0} px)")
+        for col, (pair, _) in enumerate(PAIRS):
+            if pair not in values:
+                self.region_values.pop(pair, None)
+                _blank(self.region_table, len(REGION_ROWS), col)
+                continue
+            self.region_values[pair] = dict(values[pair])
+            for row, (key, _, _, decimals) in enumerate(REGION_ROWS):
+                v = values[pair].get(key)
+                self.region_table.item(row, col).setText(_format(float(v), decimals) if v is not None else "n/a")
+
     def value(self, pair: str, metric: str) -> float | None:
-        """The value (full precision, units as ``restorer.metrics.compare``) shown
-        for ``metric`` of ``pair``, or None when that column is blank."""
+        """The whole-image value (full precision, units as ``restorer.metrics.compare``)
+        shown for ``metric`` of ``pair``, or None when that column is blank."""
         return self.values.get(pair, {}).get(metric)
 
     def set_message(self, text: str, error: bool = False) -> None:
-        """Show one line of text under the table, in red when ``error``."""
+        """Show one line of text under the tables, in red when ``error``."""
         self.message.setText(text)
         self.message.setStyleSheet("color: #c0392b;" if error else "")
+
+    def as_text(self) -> str:
+        """Both tables as tab-separated text (a header line per table, one line
+        per metric: label, a value per pair, direction), for the clipboard."""
+        lines = []
+        region_title = self.region_title.text().replace("<b>", "").replace("</b>", "")
+        for title, table, rows, pairs in (("Whole image", self.table, METRICS, WHOLE_PAIRS),
+                                          (region_title, self.region_table, REGION_ROWS, PAIRS)):
+            lines.append("\t".join([title] + [t for _, t in pairs] + ["Direction"]))
+            for r, (_, label, _, _) in enumerate(rows):
+                lines.append("\t".join([label] + [table.item(r, c).text() for c in range(len(pairs) + 1)]))
+            lines.append("")
+        return "\n".join(lines).rstrip("\n") + "\n"

@@ -17,25 +17,44 @@ from __future__ import annotations
 
 import torch
 
+from ._checks import MIN_SIDE, as_rgb, prepare_pair
 from .dists import DISTS, get_dists
 from .lpips import LPIPS, get_lpips
 from .psnr import psnr
+from .region import RegionMetrics, consistency, lpips_map
 from .ssim import ssim, ssim_map
+from .tiled import dists_tiled, lpips_tiled, ssim_tiled
 
-__all__ = ["psnr", "ssim", "ssim_map", "LPIPS", "get_lpips", "DISTS", "get_dists", "compare", "HIGHER_IS_BETTER"]
+__all__ = ["psnr", "ssim", "ssim_map", "LPIPS", "get_lpips", "DISTS", "get_dists", "compare", "HIGHER_IS_BETTER",
+           "lpips_map", "RegionMetrics", "consistency", "MIN_SIDE", "prepare_pair", "as_rgb"]
 
 #: For each key of :func:`compare`'s result: True when a higher value is better.
-HIGHER_IS_BETTER = {"lpips_alex": False, "lpips_vgg": False, "dists": False, "psnr": True, "ssim": True}
+HIGHER_IS_BETTER = {"lpips_alex": False, "lpips_vgg": False, "dists": False, "psnr": True, "ssim": True,
+                    "psnr_y": True}
 
 
-def compare(image: torch.Tensor, reference: torch.Tensor, device: str | torch.device = "cpu") -> dict[str, float]:
+def compare(image: torch.Tensor, reference: torch.Tensor, device: str | torch.device = "cpu",
+            *, luma: bool = False, tile: int | None = None) -> dict[str, float]:
     """All full-reference metrics of ``image`` against ``reference``.
 
+    Input policy (also :func:`restorer.metrics.region.RegionMetrics` and
+    ``python main.py compare``): channels: 3 = RGB; 1 = grayscale, repeated on
+    three channels; 4 = RGBA, alpha ignored (colours compared as stored). Sizes
+    must be equal, never resized automatically (a one-line ``ValueError``
+    names both sizes). Smallest size 31x31 pixels (LPIPS-Alex). Any size above
+    works (odd sizes such as 1021x767 included): LPIPS, DISTS and SSIM are
+    computed in blocks with overlap on large images (:mod:`restorer.metrics.tiled`),
+    with the same result as one pass.
+
     Args:
-        image: (1, 3, H, W) float32 tensor, RGB in [0, 1].
-        reference: (1, 3, H, W) float32 tensor, RGB in [0, 1], same size.
-        device: where LPIPS runs (``"cpu"``, ``"cuda"``, ``"mps"``, ...); the
-            LPIPS networks are built once per process and device (:func:`get_lpips`).
+        image: (1, C, H, W) tensor in [0, 1] (C = 3, 1 or 4, see above).
+        reference: the same for the reference, same H and W.
+        device: where the metrics run (``"cpu"``, ``"cuda"``, ``"mps"``, ...), in
+            float32; the networks are built once per process and device
+            (:func:`get_lpips`, :func:`get_dists`).
+        luma: also return ``psnr_y``, the PSNR of BT.601 luma (SR papers' Y channel).
+        tile: block core side in pixels for LPIPS/DISTS (default per network,
+            :data:`restorer.metrics.tiled.DEFAULT_TILE`).
 
     Returns:
         A dict of Python floats:
@@ -43,36 +62,32 @@ def compare(image: torch.Tensor, reference: torch.Tensor, device: str | torch.de
         ``ssim`` (mean SSIM over channels, higher is better, 1 = identical),
         ``lpips_alex`` and ``lpips_vgg`` (LPIPS v0.1 with AlexNet / VGG16,
         lower is better, 0 = identical), ``dists`` (DISTS, lower is better,
-        0 = identical).
+        0 = identical); with ``luma``, ``psnr_y`` (dB, higher is better).
 
     Raises:
-        ValueError: the inputs are not (1, 3, H, W) tensors, or their sizes differ
-            (one-line message naming both sizes as WIDTHxHEIGHT); also when the
-            image is smaller than 31x31 pixels (LPIPS-Alex's minimum).
+        ValueError: the inputs break the policy above (one line: shape, both
+            sizes as WIDTHxHEIGHT, or the minimum size).
         RuntimeError: ``device`` is unknown to torch or unavailable
             (AssertionError on a CPU-only torch build).
-        restorer.weights.WeightsNotFoundError: LPIPS weights unavailable offline.
+        restorer.weights.WeightsNotFoundError: LPIPS/DISTS weights unavailable offline.
 
     Source: see the table in this module's docstring.
     """
-    for name, t in (("image", image), ("reference", reference)):
-        if not isinstance(t, torch.Tensor) or t.dim() != 4 or t.shape[0] != 1 or t.shape[1] != 3:
-            shape = tuple(t.shape) if isinstance(t, torch.Tensor) else type(t).__name__
-            raise ValueError(f"{name} must be a (1, 3, H, W) RGB tensor, got {shape}")
-    if image.shape != reference.shape:
-        (ih, iw), (rh, rw) = image.shape[-2:], reference.shape[-2:]
-        raise ValueError(f"image is {iw}x{ih} but reference is {rw}x{rh}; sizes must match")
+    x, y = prepare_pair(image, reference)
     dev = torch.device(device)
-    x = image.to(device=dev, dtype=torch.float32)
-    y = reference.to(device=dev, dtype=torch.float32)
     alex = get_lpips("alex", dev)
     vgg = get_lpips("vgg16", dev)
     dists = get_dists(dev)
     with torch.inference_mode():
-        return {
-            "psnr": float(psnr(x, y)),
-            "ssim": float(ssim(x, y)[0]),
-            "lpips_alex": float(alex(x, y)[0]),
-            "lpips_vgg": float(vgg(x, y)[0]),
-            "dists": float(dists(x, y)[0]),
+        xd = x.to(device=dev, dtype=torch.float32)
+        yd = y.to(device=dev, dtype=torch.float32)
+        out = {
+            "psnr": float(psnr(xd, yd)),
+            "ssim": float(ssim_tiled(xd, yd)[0]),
+            "lpips_alex": float(lpips_tiled(alex, xd, yd, tile=tile)[0]),
+            "lpips_vgg": float(lpips_tiled(vgg, xd, yd, tile=tile)[0]),
+            "dists": float(dists_tiled(dists, xd, yd, tile=tile)[0]),
         }
+        if luma:
+            out["psnr_y"] = float(psnr(xd, yd, luma=True))
+        return out

@@ -62,11 +62,18 @@ def ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float = 1.0) -> torch
         raise ValueError(f"SSIM needs images of at least {WINDOW_SIZE}x{WINDOW_SIZE} pixels, got {w}x{h}")
     x = x.float()
     y = y.float()
-    g = _gaussian_1d(x.device)
     # Variances and covariance do not depend on a common offset: centre each
     # channel on its mean first, which cuts float32 cancellation in
     # E[x^2] - E[x]^2 several-fold (map error vs float64 ~1e-5 instead of ~5e-5).
     offset = (0.5 * (x + y)).mean(dim=(2, 3), keepdim=True)
+    return _ssim_map(x, y, data_range, offset)
+
+
+def _ssim_map(x: torch.Tensor, y: torch.Tensor, data_range: float, offset: torch.Tensor) -> torch.Tensor:
+    """:func:`ssim_map` of float32 ``x``, ``y`` (N, C, H, W) with a given per-channel
+    centring offset (N, C, 1, 1), so that bands of one image share it."""
+    c = x.shape[1]
+    g = _gaussian_1d(x.device)
     xc = x - offset
     yc = y - offset
     # Filter x, y, x^2, y^2, xy in one pass: (N, 5C, H, W), separable valid convolution.

@@ -1,0 +1,307 @@
+"""Runs: a queue of restore jobs (several images, several models, quick crop
+previews) executed one at a time on a worker thread.
+
+Each :class:`QueueItem` names an image, a model and a scale (and, for a quick
+preview, a crop of the input). :class:`RunQueue` starts them in order on
+:class:`~ui.jobs.Job` threads and relays progress, live tiles and the outcome.
+:func:`restore_work` is what runs on the worker: load (if needed), restore,
+build the bicubic "before" and the display pyramids -- no Qt widgets, only
+QImages, so the GUI thread only swaps finished pictures in.
+"""
+from __future__ import annotations
+
+import itertools
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from PySide6.QtCore import QObject, QRectF, Signal
+
+from .jobs import Job, quiet_gc
+from .pyramid import ImagePyramid
+from .qimage import tensor_to_qimage
+
+__all__ = ["QueueItem", "RestoreOutcome", "RunQueue", "restore_work"]
+
+_ids = itertools.count(1)
+
+
+@dataclass
+class QueueItem:
+    """One run.
+
+    Attributes:
+        path: the image file (its document's key).
+        model_key: None = the bundled default, a bundled name, or a model file path.
+        model_label: the model's display name.
+        scale: output scale (2 or 4).
+        image: the already decoded ``LoadedImage`` (else the worker loads ``path``).
+        crop: for a quick preview, ``(x0, y0, x1, y1)`` of the input in LR
+            pixels; None = the whole image.
+        status: ``waiting``, ``running``, ``done``, ``failed`` or ``cancelled``.
+        done, total: tiles finished / all tiles.
+        message: the error, for a failed item.
+        id: unique number.
+    """
+
+    path: Path
+    model_key: str | None
+    model_label: str
+    scale: int
+    image: Any = None
+    crop: tuple[int, int, int, int] | None = None
+    status: str = "waiting"
+    done: int = 0
+    total: int = 0
+    message: str = ""
+    id: int = field(default_factory=lambda: next(_ids))
+
+    @property
+    def label(self) -> str:
+        """The result label, e.g. ``"restorer-x4 ×4"``."""
+        return f"{self.model_label} ×{self.scale}"
+
+    def describe(self) -> str:
+        """One line for the queue list."""
+        kind = " (preview of the visible crop)" if self.crop else ""
+        progress = f" {self.done}/{self.total} tiles" if self.status == "running" and self.total else ""
+        extra = f": {self.message}" if self.message else ""
+        return f"{self.path.name} — {self.label}{kind} — {self.status}{progress}{extra}"
+
+
+@dataclass
+class RestoreOutcome:
+    """What a finished item hands back to the GUI thread.
+
+    Attributes:
+        item: the queue item.
+        model: the loaded spandrel ``ImageModelDescriptor`` (cached for later runs).
+        image: the input ``LoadedImage`` (loaded by the worker when needed).
+        device: the device it ran on; seconds: wall time of the restore call.
+        rgb, alpha: the restored image (crop previews: only the crop), float32 (1, C, H, W).
+        scale: the scale applied.
+        pyramid: display pyramid of ``rgb`` (None for a crop preview).
+        before, before_pyramid: the input resized (antialiased bicubic) to the
+            output size and its pyramid (None for a crop preview).
+        tile_rect, tile_image: for a crop preview, where it goes (output pixels) and the picture.
+    """
+
+    item: QueueItem
+    model: Any
+    image: Any
+    device: str
+    seconds: float
+    rgb: Any
+    alpha: Any
+    scale: float
+    pyramid: ImagePyramid | None = None
+    before: Any = None
+    before_pyramid: ImagePyramid | None = None
+    tile_rect: QRectF | None = None
+    tile_image: Any = None
+
+
+def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, precision: str,
+                 need_before: bool = True) -> RestoreOutcome:
+    """Worker thread: run one queue item.
+
+    Args:
+        job: the running job (progress, live tiles, cancel).
+        item: what to run.
+        model: the cached ``ImageModelDescriptor`` for ``item.model_key``, or None to load it.
+        tile: tile side in LR pixels (0 = whole image).
+        device, precision: as ``restorer.inference.restore``.
+        need_before: also build the bicubic "before" (skipped when the
+            document has one at that size).
+
+    Returns:
+        :class:`RestoreOutcome`. Live tiles are emitted as ``tile_ready(job,
+        (QRectF in output pixels, QImage))``.
+
+    Raises:
+        Whatever the engine raises (``ImageError``, ``ModelLoadError``,
+        ``Cancelled``, ``ValueError``, ``RuntimeError``), reported by the job.
+    """
+    with quiet_gc():  # first use imports the engine and spandrel's architectures (see quiet_gc)
+        from restorer.inference import default_tile_pad, pick_device, resize, restore
+        from restorer.io import load_image
+        from restorer.models import load_model
+
+        if model is None:
+            model = load_model(item.model_key)
+    image = item.image if item.image is not None else load_image(item.path)
+    dev = str(pick_device(device))
+    scale = int(item.scale)
+    piece = float(scale) / float(model.scale)  # native output px -> displayed px
+    rgb, alpha = image.rgb, image.alpha
+    offset = (0, 0)
+    inner = None
+    if item.crop is not None:
+        h, w = rgb.shape[-2:]
+        x0, y0, x1, y1 = (int(v) for v in item.crop)
+        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
+        if x1 <= x0 or y1 <= y0:
+            raise ValueError("the visible crop is empty: zoom or pan onto the image")
+        pad = default_tile_pad(model)
+        px0, py0, px1, py1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
+        rgb = rgb[:, :, py0:py1, px0:px1]
+        alpha = alpha[:, :, py0:py1, px0:px1] if alpha is not None else None
+        offset = (px0, py0)
+        inner = (x0 - px0, y0 - py0, x1 - px0, y1 - py0)
+
+    def on_tile(box, tile_rgb) -> None:
+        rect = QRectF((offset[0] * model.scale + box[0]) * piece, (offset[1] * model.scale + box[1]) * piece,
+                      (box[2] - box[0]) * piece, (box[3] - box[1]) * piece)
+        job.tile_ready.emit(job, (rect, tensor_to_qimage(tile_rgb)))
+
+    start = time.perf_counter()
+    result = restore(model, rgb, alpha, scale=scale, tile=tile, device=dev, precision=precision,
+                     progress=lambda done, total: job.progress.emit(job, done, total),
+                     cancel=job.cancel_event, on_tile=on_tile)
+    seconds = time.perf_counter() - start
+    out = RestoreOutcome(item=item, model=model, image=image, device=dev, seconds=seconds,
+                         rgb=result.rgb, alpha=result.alpha, scale=result.scale)
+    if inner is not None:
+        ix0, iy0, ix1, iy1 = (v * scale for v in inner)
+        crop_rgb = result.rgb[:, :, iy0:iy1, ix0:ix1]
+        out.rgb = crop_rgb
+        out.alpha = None
+        out.tile_rect = QRectF((offset[0] * scale + ix0), (offset[1] * scale + iy0), ix1 - ix0, iy1 - iy0)
+        out.tile_image = tensor_to_qimage(crop_rgb)
+        return out
+    out.pyramid = ImagePyramid(tensor_to_qimage(result.rgb, result.alpha))
+    if need_before:
+        out.before = resize(image.rgb, tuple(result.rgb.shape[-2:]), mode="bicubic")
+        out.before_pyramid = ImagePyramid(tensor_to_qimage(out.before, result.alpha))
+    return out
+
+
+class RunQueue(QObject):
+    """Runs :class:`QueueItem` s one after another on worker threads.
+
+    The window supplies ``make_work(item) -> fn(job)`` (the worker function
+    with the current options bound) and connects to the signals.
+
+    Signals:
+        changed(): the list or an item's status/progress changed.
+        started(item): an item began.
+        progress(item, done, total): tiles done.
+        tile(item, payload): a live tile ``(QRectF output pixels, QImage)``.
+        finished(item, outcome): ``item.status`` is ``done`` (``outcome`` is a
+            :class:`RestoreOutcome`), ``failed`` (``outcome`` is the exception)
+            or ``cancelled`` (``outcome`` None).
+        drained(): nothing is running and nothing waits.
+    """
+
+    changed = Signal()
+    started = Signal(object)
+    progress = Signal(object, int, int)
+    tile = Signal(object, object)
+    finished = Signal(object, object)
+    drained = Signal()
+
+    def __init__(self, make_work, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self._make_work = make_work
+        self.items: list[QueueItem] = []
+        self.job: Job | None = None
+        self.running: QueueItem | None = None
+        self._stopped = False
+
+    def add(self, item: QueueItem, first: bool = False) -> QueueItem:
+        """Append ``item`` (or put it first among the waiting ones) and start if idle."""
+        waiting = [i for i in self.items if i.status == "waiting"]
+        if first and waiting:
+            self.items.insert(self.items.index(waiting[0]), item)
+        else:
+            self.items.append(item)
+        self.changed.emit()
+        self._next()
+        return item
+
+    def pending(self) -> list[QueueItem]:
+        """Items still waiting."""
+        return [i for i in self.items if i.status == "waiting"]
+
+    def is_running(self) -> bool:
+        """True while an item runs."""
+        return self.job is not None
+
+    def cancel_current(self) -> None:
+        """Ask the running item to stop between tiles (the queue then goes on)."""
+        if self.job is not None:
+            self.job.cancel()
+
+    def clear_pending(self) -> None:
+        """Drop the waiting items and the finished ones from the list."""
+        self.items = [i for i in self.items if i is self.running]
+        self.changed.emit()
+
+    def stop(self, wait: bool = True) -> None:
+        """Cancel everything (window closing / new document): drop waiting items,
+        cancel the running one and, when ``wait``, wait for its thread."""
+        self._stopped = True
+        for i in self.items:
+            if i.status == "waiting":
+                i.status = "cancelled"
+        job = self.job
+        if job is not None:
+            job.cancel()
+            if wait:
+                job.wait()
+        self._stopped = False
+
+    def _next(self) -> None:
+        if self.job is not None or self._stopped:
+            return
+        waiting = self.pending()
+        if not waiting:
+            self.drained.emit()
+            return
+        item = waiting[0]
+        item.status = "running"
+        job = Job(self._make_work(item), self)
+        job.progress.connect(self._on_progress)
+        job.tile_ready.connect(self._on_tile)
+        job.succeeded.connect(self._on_succeeded)
+        job.failed.connect(self._on_failed)
+        job.cancelled.connect(self._on_cancelled)
+        job.item = item
+        self.job, self.running = job, item
+        self.started.emit(item)
+        self.changed.emit()
+        job.start()
+
+    def _on_progress(self, job: Job, done: int, total: int) -> None:
+        if job is self.job:
+            job.item.done, job.item.total = done, total
+            self.progress.emit(job.item, done, total)
+            self.changed.emit()
+
+    def _on_tile(self, job: Job, payload) -> None:
+        if job is self.job:
+            self.tile.emit(job.item, payload)
+
+    def _end(self, job: Job, status: str, outcome) -> None:
+        if job is not self.job:
+            return
+        job.wait()
+        job.deleteLater()
+        self.job, self.running = None, None
+        job.item.status = status
+        if status == "failed":
+            text = str(outcome).strip().splitlines()
+            job.item.message = text[0] if text else type(outcome).__name__
+        self.changed.emit()
+        self.finished.emit(job.item, outcome)
+        self._next()
+
+    def _on_succeeded(self, job: Job, outcome) -> None:
+        self._end(job, "done", outcome)
+
+    def _on_failed(self, job: Job, exc) -> None:
+        self._end(job, "failed", exc)
+
+    def _on_cancelled(self, job: Job) -> None:
+        self._end(job, "cancelled", None)
