@@ -65,6 +65,9 @@ SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP",
 _UMASK = os.umask(0)
 os.umask(_UMASK)
 
+#: Largest side each encoder accepts (libjpeg: 65535, libwebp: 16383).
+MAX_SIDE = {"JPEG": 65535, "WEBP": 16383}
+
 #: Our decompression-bomb limit, in pixels (about 16k x 16k); :func:`load_image`
 #: sets it as Pillow's ``Image.MAX_IMAGE_PIXELS`` (Pillow's own default is
 #: 89,478,485) and rejects larger images.
@@ -469,8 +472,8 @@ class ImageWriter:
 
     Raises:
         ImageError: unsupported extension, target is a protected input, target
-            exists without ``overwrite``, or its folder does not exist; one line
-            naming the file.
+            exists without ``overwrite``, its folder does not exist, or the size
+            exceeds the format's limit (``MAX_SIDE``); one line naming the file.
         MemoryError: the output buffer cannot be allocated.
     """
 
@@ -490,6 +493,10 @@ class ImageWriter:
             raise ImageError(f"{path}: already exists (not replaced without overwrite)")
         if not path.parent.exists():
             raise ImageError(f"{path}: folder {path.parent} does not exist")
+        limit = MAX_SIDE.get(fmt)
+        if limit and max(width, height) > limit:
+            raise ImageError(f"{path}: {width}x{height} is larger than {fmt} allows ({limit} pixels a side); "
+                             "use PNG or TIFF")
         self.path, self.format = path, fmt
         self.width, self.height = int(width), int(height)
         self.composite = fmt == "JPEG" and alpha
@@ -524,6 +531,21 @@ class ImageWriter:
             mode = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}[self.channels]
             self._im = Image.new(mode, (self.width, self.height))
             self._arr = None
+
+    @staticmethod
+    def buffer_bytes(path: str | os.PathLike, width: int, height: int, *, alpha: bool = False, bits: int = 8,
+                     grayscale: bool = False) -> int:
+        """Bytes the output buffer of an :class:`ImageWriter` with these arguments
+        takes (Pillow stores 8-bit L as 1 byte a pixel and LA/RGB/RGBA as 4;
+        16-bit buffers take 2 bytes a sample), plus, for 16-bit colour PNG, the
+        encoder's copy of the rows. No allocation; used to refuse a job early."""
+        fmt = SAVE_FORMATS.get(Path(path).suffix.lower(), "PNG")
+        has_alpha = alpha and fmt != "JPEG"
+        px = int(width) * int(height)
+        if bits == 16 and fmt in ("PNG", "TIFF"):
+            n = px * 2 * ((1 if grayscale else 3) + (1 if has_alpha else 0))
+            return n * 2 if fmt == "PNG" and (not grayscale or has_alpha) else n
+        return px * (1 if grayscale and not has_alpha else 4)
 
     def write(self, x0: int, y0: int, rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> None:
         """Place one tile.
