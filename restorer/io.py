@@ -282,6 +282,27 @@ def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray:
     return arr.astype(np.uint16, copy=False)
 
 
+def _read_tiff_fallback(path: Path) -> np.ndarray | None:
+    """Layouts Pillow does not open (e.g. 16-bit gray + alpha TIFF, as :class:`ImageWriter`
+    writes it): read with tifffile as uint16 (H, W, 2/3/4); None when not such a TIFF."""
+    try:
+        with open(path, "rb") as fh:
+            if fh.read(4) not in (b"II*\0", b"MM\0*"):
+                return None
+        import tifffile
+
+        with tifffile.TiffFile(str(path)) as tf:
+            page = tf.pages[0]
+            arr, axes = page.asarray(), page.axes
+    except Exception:  # noqa: BLE001 - not readable either way: the caller reports it
+        return None
+    if "S" in axes and axes.index("S") != arr.ndim - 1:
+        arr = np.moveaxis(arr, axes.index("S"), -1)
+    if arr.ndim != 3 or arr.shape[-1] not in (2, 3, 4) or arr.dtype not in (np.uint8, np.uint16):
+        return None
+    return arr.astype(np.uint16) * 257 if arr.dtype == np.uint8 else arr
+
+
 def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     """Apply EXIF orientation 1..8 to an (H, W, C) array, as ``ImageOps.exif_transpose``
     does to a Pillow image (TIFF/EXIF 2.3 tag 0x0112)."""
@@ -324,10 +345,11 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                     warnings.warn(f"{path.name}: animated image ({im.n_frames} frames), using the first frame only",
                                   stacklevel=2)
                     im.seek(0)
+                deep = _is_16bit_colour(im) and fmt in ("PNG", "TIFF")  # before getexif(), which may load
                 icc = im.info.get("icc_profile") or None
                 exif = im.getexif()
                 orientation = int(exif.get(0x0112, 1) or 1)
-                if _is_16bit_colour(im) and fmt in ("PNG", "TIFF"):
+                if deep:
                     raw16 = _orient(_read_16bit_colour(path, fmt), orientation)
                 else:
                     im.load()
@@ -337,8 +359,12 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
     except IsADirectoryError:
         raise ImageError(f"{path}: is a folder, not an image") from None
     except UnidentifiedImageError:
-        what = "empty file (0 bytes)" if path.is_file() and path.stat().st_size == 0 else "not an image Pillow can read"
-        raise ImageError(f"{path}: {what}") from None
+        tiff = _read_tiff_fallback(path)
+        if tiff is None:
+            what = "empty file (0 bytes)" if path.is_file() and path.stat().st_size == 0 else \
+                "not an image Pillow can read"
+            raise ImageError(f"{path}: {what}") from None
+        raw16, fmt, icc, exif, orientation = tiff, "TIFF", None, Image.Exif(), 1
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path}: larger than {MAX_PIXELS:,} pixels (decompression-bomb limit)") from None
     except (OSError, SyntaxError, ValueError, EOFError, KeyError, IndexError) as exc:
@@ -643,7 +669,9 @@ class ImageWriter:
                 kw["extrasamples"] = ("unassalpha",)
             if self.icc:
                 kw["iccprofile"] = self.icc
-            tifffile.imwrite(fh, arr, **kw)
+            buf = io.BytesIO()  # tifffile reads .name of a real file object, which is an int for os.fdopen
+            tifffile.imwrite(buf, arr, **kw)
+            fh.write(buf.getbuffer())
 
 
 def save_image(
