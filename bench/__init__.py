@@ -1,14 +1,16 @@
 """Benchmarks: each writes its figures to ``bench/results/``; none runs in the test suite.
 
 ``python main.py bench quality [...]``: x4 quality on the benchmark photos.
-``python main.py bench speed [...]``: CPU speed against SRVGGNetCompact-x4v3.
+``python main.py bench speed [...]``: CPU speed against SRVGGNetCompact-x4v3, then (unless
+``--no-memory``) the peak memory of x4 on a 4000x3000 photo (``bench.memory``).
+``python main.py bench memory [...]``: the peak memory figure alone.
 """
 from __future__ import annotations
 
 import sys
 
 #: Benchmark name -> module with a ``main(argv) -> int``.
-BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed"}
+BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed", "memory": "bench.memory"}
 
 
 def main(argv: list[str]) -> int:

@@ -7,7 +7,12 @@ megapixels per second, and the MACs per LR pixel of each architecture, to
 of the architecture (64 features, 32 convolutions, x4, PReLU; DESIGN.md
 section 5); its trained weights are not needed to time it.
 
-Usage: ``python main.py bench speed [--model NAME|PATH] [--size 128] [--threads 2]``
+With the memory run (default; ``--no-memory`` skips it), the same command also
+measures the peak RSS of x4 on a 4000x3000 photo through the CLI
+(:mod:`bench.memory`, ``bench/results/memory.{json,md}``), so one run gives both the
+throughput comparison and the memory figure.
+
+Usage: ``python main.py bench speed [--model NAME|PATH] [--size 128] [--threads 2] [--no-memory]``
 """
 from __future__ import annotations
 
@@ -106,7 +111,8 @@ def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repe
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI for ``python main.py bench speed``: run :func:`run` and print ``speed.md``.
+    """CLI for ``python main.py bench speed``: run :func:`run` and print ``speed.md``; then
+    :func:`bench.memory.run` and print ``memory.md`` (unless ``--no-memory``).
 
     Args:
         argv: options without the program name; None = ``sys.argv[1:]``.
@@ -123,9 +129,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--no-memory", action="store_true", help="skip the 4000x3000 x4 peak-memory run")
     args = p.parse_args(argv)
     run(args.model, args.size, args.threads, args.repeats, args.out)
     print((args.out / "speed.md").read_text())
+    if not args.no_memory:
+        from bench import memory
+
+        memory.run(threads=args.threads, out_dir=args.out)
+        print((args.out / "memory.md").read_text())
     return 0
 
 

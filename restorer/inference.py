@@ -422,7 +422,7 @@ def tile_bytes(model, tile_h: int, tile_w: int, pad: int, dtype: torch.dtype = t
 
 #: Working-memory cap for one tile on the CPU (bytes): bigger tiles are no faster there,
 #: and the cap keeps x4 of a 12-megapixel photo under 1.5 GiB plus the output.
-CPU_TILE_BUDGET = 512 << 20
+CPU_TILE_BUDGET = 256 << 20
 #: Tile sides chosen by :func:`auto_tile` stay in this range (LR pixels).
 MIN_TILE, MAX_TILE = 32, 1024
 

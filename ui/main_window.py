@@ -378,6 +378,7 @@ class MainWindow(QMainWindow):
                     bits=self.image.bits,
                     grayscale=self.image.grayscale,
                     icc_profile=self.image.icc_profile,
+                    pixels_in_profile=self.image.pixels_in_profile,
                     exif=self.image.exif,
                     overwrite=confirmed,
                     protect=protect,
