@@ -76,6 +76,7 @@ def run(width: int = 4000, height: int = 3000, scale: int = 4, threads: int = 2,
         peak_kib = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
         if proc.returncode != 0:
             raise RuntimeError(f"restore failed: {(proc.stderr.strip().splitlines() or ['?'])[-1]}")
+        Image.MAX_IMAGE_PIXELS = None  # our own output: only its header is read
         with Image.open(dst) as im:
             out_size = im.size
     if peak_kib < before:  # pragma: no cover - ru_maxrss of children is a running maximum

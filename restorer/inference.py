@@ -420,9 +420,10 @@ def tile_bytes(model, tile_h: int, tile_w: int, pad: int, dtype: torch.dtype = t
     return int(px * per_px)
 
 
-#: Working-memory cap for one tile on the CPU (bytes): bigger tiles are no faster there,
-#: and the cap keeps x4 of a 12-megapixel photo under 1.5 GiB plus the output.
-CPU_TILE_BUDGET = 256 << 20
+#: Working-memory cap for one tile on the CPU (bytes): bigger tiles are no faster there
+#: (about 250-pixel tiles for the bundled model: 13% padding overhead), and the cap keeps
+#: x4 of a 12-megapixel photo under 1.5 GiB plus the output (bench/results/memory.md).
+CPU_TILE_BUDGET = 128 << 20
 #: Tile sides chosen by :func:`auto_tile` stay in this range (LR pixels).
 MIN_TILE, MAX_TILE = 32, 1024
 
@@ -468,6 +469,25 @@ def is_out_of_memory(exc: BaseException) -> bool:
     msg = str(exc).lower()
     return isinstance(exc, RuntimeError) and ("out of memory" in msg or "can't allocate memory" in msg
                                               or "not enough memory" in msg)
+
+
+def _trim_heap() -> None:
+    """Give freed heap memory back to the OS with glibc's ``malloc_trim(0)`` (no-op
+    where it is missing). Freed tile tensors otherwise stay in glibc's arenas and
+    raise the peak RSS of a long tiled run by hundreds of MiB."""
+    global _malloc_trim
+    if _malloc_trim is None:
+        try:
+            import ctypes
+
+            _malloc_trim = ctypes.CDLL("libc.so.6").malloc_trim
+        except (OSError, AttributeError):
+            _malloc_trim = False
+    if _malloc_trim:
+        _malloc_trim(0)
+
+
+_malloc_trim = None
 
 
 def _release_cache(dev: torch.device) -> None:
@@ -744,6 +764,7 @@ def _stream(model, rgb, alpha, sink, t, pad, native, out_size, alpha_mode, dev, 
             done += 1
             if progress is not None:
                 progress(done, total)
+        _trim_heap()
         if not resample:
             continue
         native_band = torch.cat(row_tiles, 3)
