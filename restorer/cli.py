@@ -151,7 +151,7 @@ def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, 
     ``skipped`` as one-line reasons. Outputs are ``output/{relative folder}/
     {stem}_{scale_tag}{ext}`` (the input's extension when it can be written, else
     ``.png``)."""
-    from restorer.io import IMAGE_EXTENSIONS, SAVE_FORMATS
+    from restorer.io import BATCH_EXTENSIONS, SAVE_FORMATS
 
     out_root = output.resolve()
     jobs: list[tuple[Path, Path]] = []
@@ -169,7 +169,7 @@ def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, 
                     scan(entry, rel / entry.name)
                 else:
                     skipped.append(f"{entry}: a folder (use --recursive to include it)")
-            elif entry.suffix.lower() in IMAGE_EXTENSIONS:
+            elif entry.suffix.lower() in BATCH_EXTENSIONS:
                 add(entry, rel)
             else:
                 skipped.append(f"{entry}: not an image file")

@@ -52,10 +52,12 @@ import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
 __all__ = ["LoadedImage", "ImageError", "ImageWriter", "load_image", "save_image", "to_pil", "from_pil",
-           "SAVE_FORMATS", "IMAGE_EXTENSIONS", "MAX_PIXELS", "srgb_profile"]
+           "SAVE_FORMATS", "IMAGE_EXTENSIONS", "BATCH_EXTENSIONS", "MAX_PIXELS", "srgb_profile"]
 
 #: Extensions treated as images when scanning folders (training data, batch input).
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
+#: Batch input (``restore FOLDER``) also takes these (not training data: palette GIFs are poor HR photos).
+BATCH_EXTENSIONS = IMAGE_EXTENSIONS | {".gif", ".apng"}
 
 #: Output extensions and the Pillow format they map to.
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
@@ -167,10 +169,18 @@ def _to_srgb(im: Image.Image, icc: bytes) -> Image.Image:
 
 
 def _array_to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
-    t = torch.from_numpy(np.ascontiguousarray(arr).astype(np.float32) / maxval)
-    if t.ndim == 2:
-        t = t.unsqueeze(-1)
-    return t.permute(2, 0, 1).unsqueeze(0).contiguous()
+    """(H, W) or (H, W, C) array -> float32 (1, C, H, W) divided by ``maxval``, one channel
+    at a time (the only temporary is one channel, so a 100-megapixel photo does not
+    need three full-size float copies)."""
+    arr = np.asarray(arr)
+    if arr.ndim == 2:
+        arr = arr[..., None]
+    h, w, c = arr.shape
+    out = torch.empty((1, c, h, w), dtype=torch.float32)
+    native = np.uint8 if arr.dtype == np.uint8 else np.float32 if arr.dtype.kind == "f" else np.int32
+    for i in range(c):
+        out[0, i].copy_(torch.from_numpy(np.ascontiguousarray(arr[..., i], dtype=native)))
+    return out.div_(maxval)
 
 
 def from_pil(im: Image.Image) -> LoadedImage:
@@ -235,7 +245,7 @@ def from_pil(im: Image.Image) -> LoadedImage:
             rgb = _array_to_tensor(arr[..., :3], 255.0)
             alpha = _array_to_tensor(arr[..., 3], 255.0)
         else:
-            rgb = _array_to_tensor(np.asarray(im.convert("RGB")), 255.0)
+            rgb = _array_to_tensor(np.asarray(im if im.mode == "RGB" else im.convert("RGB")), 255.0)
     if alpha is not None and bool((alpha >= 1.0).all()):
         alpha = None  # fully opaque: nothing to keep
     return LoadedImage(rgb=rgb, alpha=alpha, bits=bits, grayscale=gray)
