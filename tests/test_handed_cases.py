@@ -220,3 +220,33 @@ def test_case9_whole_image_tile_on_small_budget_is_never_black(tmp_path, capsys)
     res = np.asarray(Image.open(out)).astype(int)
     assert res.shape == (1024, 1024, 3)
     assert np.abs(res - np.array([120, 160, 90])).max() <= 3  # the flat colour, not black or partial
+
+
+def test_case1_kind_rgba_saved_as_jpeg_is_composited_with_warning(tmp_path, capsys):
+    """RGBA to JPEG: composited over --background (default white), with a warning."""
+    arr = np.zeros((16, 16, 4), np.uint8)
+    arr[..., 1] = 200
+    arr[:, 8:, 3] = 255  # left half fully transparent, right half opaque green
+    Image.fromarray(arr, "RGBA").save(tmp_path / "half.png")
+    for bg, want in ((None, (255, 255, 255)), ("#ff0000", (255, 0, 0)), ("0,0,255", (0, 0, 255))):
+        out = tmp_path / f"half_{bg and bg.strip('#').replace(',', '')}.jpg"
+        extra = ["--background", bg] if bg else []
+        assert main(["restore", str(tmp_path / "half.png"), "-o", str(out), "--device", "cpu", *extra]) == 0
+        assert "JPEG has no alpha; compositing over the background" in capsys.readouterr().err
+        res = np.asarray(Image.open(out)).astype(int)
+        assert np.abs(res[8:56, 4:20] - np.array(want)).max() <= 12  # transparent side = background
+        assert np.abs(res[8:56, 44:60] - np.array([0, 200, 0])).max() <= 16  # opaque side unchanged
+
+
+def test_cli_value_parsers():
+    import argparse
+
+    from restorer.cli import _colour_arg, _size_arg, _tile_arg
+
+    assert _size_arg("512M") == 512 << 20 and _size_arg("2G") == 2 << 30 and _size_arg("1.5GiB") == int(1.5 * 2**30)
+    assert _tile_arg("auto") is None and _tile_arg("0") == 0 and _tile_arg("128") == 128
+    assert _colour_arg("#ff8000") == (1.0, 128 / 255, 0.0) and _colour_arg("0,0,255") == (0.0, 0.0, 1.0)
+    for fn, bad in ((_size_arg, "lots"), (_size_arg, "-1M"), (_tile_arg, "-3"), (_colour_arg, "pink"),
+                    (_colour_arg, "1,2,300")):
+        with pytest.raises(argparse.ArgumentTypeError):
+            fn(bad)
