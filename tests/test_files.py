@@ -264,3 +264,23 @@ def test_writer_limits_and_streamed_tiles_equal_whole_save(tmp_path):
     assert ImageWriter.buffer_bytes("x.png", 48000, 32000) == 48000 * 32000 * 4
     assert ImageWriter.buffer_bytes("x.png", 100, 10, grayscale=True) == 1000
     assert ImageWriter.buffer_bytes("x.tif", 100, 10, bits=16) == 6000
+
+
+def test_16bit_colour_with_wide_gamut_profile_kept_in_its_own_space(tmp_path):
+    """LittleCMS in Pillow has no 16-bit RGB transform: 16-bit P3 pixels are processed as stored
+    and written back, exactly, with the same profile (iCCP chunk / TIFF ICC tag)."""
+    icc = display_p3_icc()
+    arr = RNG.integers(0, 65536, (6, 7, 3)).astype(np.uint16)
+    buf = io.BytesIO()
+    png.Writer(7, 6, greyscale=False, bitdepth=16).write(buf, arr.reshape(6, -1))
+    chunks = list(png.Reader(bytes=buf.getvalue()).chunks())
+    with open(tmp_path / "p3_16.png", "wb") as fh:
+        png.write_chunks(fh, [chunks[0], (b"iCCP", b"P3\x00\x00" + zlib.compress(icc)), *chunks[1:]])
+    img = load_image(tmp_path / "p3_16.png")
+    assert img.bits == 16 and img.pixels_in_profile and img.icc_profile == icc
+    assert np.array_equal(np.round(_rgb(img) * 65535).astype(np.uint16), arr)
+    for ext in (".png", ".tif"):
+        out = save_image(tmp_path / f"o{ext}", img.rgb, bits=16, icc_profile=img.icc_profile, pixels_in_profile=True)
+        assert Image.open(out).info.get("icc_profile") == icc
+        back = load_image(out)
+        assert np.array_equal(np.round(_rgb(back) * 65535).astype(np.uint16), arr)
