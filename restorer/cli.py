@@ -206,9 +206,14 @@ def _restore_one(model, inp: Path, out: Path, args, scale: float, protect: tuple
     need = ImageWriter.buffer_bytes(out, out_w, out_h, alpha=img.alpha is not None, bits=img.bits,
                                     grayscale=img.grayscale)
     check_output_memory(inp, out_w, out_h, need, available_memory("cpu"))
-    writer = ImageWriter(out, out_w, out_h, alpha=img.alpha is not None, bits=img.bits, grayscale=img.grayscale,
-                         icc_profile=img.icc_profile, pixels_in_profile=img.pixels_in_profile, exif=img.exif,
-                         overwrite=args.overwrite, protect=protect, background=args.background)
+    try:
+        writer = ImageWriter(out, out_w, out_h, alpha=img.alpha is not None, bits=img.bits,
+                             grayscale=img.grayscale, icc_profile=img.icc_profile,
+                             pixels_in_profile=img.pixels_in_profile, exif=img.exif, overwrite=args.overwrite,
+                             protect=protect, background=args.background)
+    except MemoryError:
+        raise InsufficientMemoryError(f"{inp}: cannot allocate the {out_w}x{out_h} output buffer "
+                                      f"({need / 2**30:.1f} GiB)") from None
     try:
         restore_into(model, img.rgb, img.alpha, writer, scale=scale, alpha_mode=args.alpha, tile=args.tile,
                      tile_pad=args.tile_pad, device=args.device, precision=args.precision,

@@ -369,25 +369,47 @@ def available_memory(device: torch.device | str = "cpu") -> int:
     CUDA: the free bytes of ``torch.cuda.mem_get_info`` plus what PyTorch's caching
     allocator holds but does not use. CPU and MPS (unified memory): the system's
     available RAM (``psutil.virtual_memory().available``; ``MemAvailable`` of
-    ``/proc/meminfo`` when psutil is missing; 4 GiB when neither answers).
+    ``/proc/meminfo`` when psutil is missing; 4 GiB when neither answers), lowered
+    to what this process may still take under a cgroup v2 limit
+    (``/sys/fs/cgroup/memory.max`` minus ``memory.current``, as in containers) and
+    under ``ulimit -v`` (``RLIMIT_AS`` minus the current virtual size).
     """
     dev = torch.device(device)
     if dev.type == "cuda":
         free, _total = torch.cuda.mem_get_info(dev)
         return int(free + torch.cuda.memory_reserved(dev) - torch.cuda.memory_allocated(dev))
+    avail = None
     try:
         import psutil
 
-        return int(psutil.virtual_memory().available)
+        avail = int(psutil.virtual_memory().available)
     except ImportError:  # pragma: no cover - psutil is a dependency
         try:
             with open("/proc/meminfo") as fh:
                 for line in fh:
                     if line.startswith("MemAvailable:"):
-                        return int(line.split()[1]) * 1024
+                        avail = int(line.split()[1]) * 1024
         except OSError:
             pass
-    return 4 << 30
+    avail = 4 << 30 if avail is None else avail
+    try:
+        limit = open("/sys/fs/cgroup/memory.max").read().strip()
+        if limit != "max":
+            used = int(open("/sys/fs/cgroup/memory.current").read().strip())
+            avail = min(avail, max(int(limit) - used, 0))
+    except (OSError, ValueError):
+        pass
+    try:
+        import resource
+
+        soft, _hard = resource.getrlimit(resource.RLIMIT_AS)
+        if soft != resource.RLIM_INFINITY:
+            with open("/proc/self/statm") as fh:
+                vms = int(fh.read().split()[0]) * resource.getpagesize()
+            avail = min(avail, max(soft - vms, 0))
+    except (ImportError, OSError, ValueError):
+        pass
+    return avail
 
 
 def _feature_width(model) -> int:
@@ -606,7 +628,8 @@ def restore_into(
         alpha_mode: ``"filter"`` or ``"model"``.
         tile: tile side in LR pixels; 0 = the whole image; None = automatic
             (:func:`auto_tile`). A forced tile whose :func:`tile_bytes` exceeds
-            ``memory_budget`` is replaced by the automatic one, with a warning.
+            ``memory_budget`` (default: half of :func:`available_memory`) is
+            replaced by the automatic one, with a warning.
         tile_pad: context around each tile in LR pixels (default
             :func:`default_tile_pad`; at least 2 for the alpha filter).
         device, precision: as :func:`upscale`.
@@ -652,15 +675,17 @@ def restore_into(
     if tile is None:
         t = auto_tile(model, h, w, device=dev, dtype=dtype, tile_pad=pad, budget=memory_budget)
     else:
+        # A forced tile is kept unless it exceeds the budget (given, or else half of what is
+        # free: on Linux an allocation past the RAM may end in the OOM killer, not an error).
         t = tile
-        if memory_budget is not None:
-            th, tw = (h, w) if t == 0 else (min(t, h), min(t, w))
-            if tile_bytes(model, th, tw, 0 if t == 0 else pad, dtype) > memory_budget:
-                t = auto_tile(model, h, w, device=dev, dtype=dtype, tile_pad=pad, budget=memory_budget)
-                t = t or max(h, w)
-                warnings.warn(f"tile {tile or 'whole image'} needs about "
-                              f"{tile_bytes(model, th, tw, pad, dtype) / 2**20:.0f} MiB, over the memory budget of "
-                              f"{memory_budget / 2**20:.0f} MiB: using {t}-pixel tiles", stacklevel=2)
+        budget = memory_budget if memory_budget is not None else available_memory(dev) // 2
+        th, tw = (h, w) if t == 0 else (min(t, h), min(t, w))
+        if tile_bytes(model, th, tw, 0 if t == 0 else pad, dtype) > budget:
+            t = auto_tile(model, h, w, device=dev, dtype=dtype, tile_pad=pad, budget=budget)
+            t = t or max(h, w)
+            warnings.warn(f"tile {tile or 'whole image'} needs about "
+                          f"{tile_bytes(model, th, tw, pad, dtype) / 2**20:.0f} MiB, over the memory budget of "
+                          f"{budget / 2**20:.0f} MiB: using {t}-pixel tiles", stacklevel=2)
     model.to(dev).eval()
     try:
         while True:
