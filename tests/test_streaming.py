@@ -140,3 +140,22 @@ def test_alpha_by_model_or_filter(model):
     assert (via_restore.alpha - grey).abs().max() <= 1e-4
     with pytest.raises(ValueError, match="alpha_mode"):
         restore_into(model, rgb, alpha, by_model, alpha_mode="nearest")
+
+
+def test_available_memory_honours_ulimit():
+    """Under ``ulimit -v`` the free memory is what the process may still map, not the system's RAM."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = (
+        "import resource, sys\n"
+        f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
+        "from restorer.inference import available_memory\n"
+        "vms = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
+        "resource.setrlimit(resource.RLIMIT_AS, (vms + 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))\n"
+        "print(available_memory('cpu'))\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert 0.9 * 2**30 < int(out.stdout) <= 2**30
