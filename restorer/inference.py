@@ -6,6 +6,13 @@ real context on every side (clipped at the image border, where the model sees
 the same border as on the whole image), and only the tile's own part of the
 output is kept. When ``tile_pad`` is at least the generator's receptive-field
 radius, the tiled output equals the whole-image output up to float rounding.
+
+Two entry points: :func:`restore`/:func:`upscale` return float tensors (the desktop
+app), :func:`restore_into` streams tiles into a sink such as
+:class:`restorer.io.ImageWriter` (an 8/16-bit buffer the size of the output), so a
+large output never exists as float32 (the CLI). Both retry with half the tile side
+on out of memory, and stop on NaN/inf. Tile size: :func:`auto_tile` from
+:func:`available_memory` and :func:`tile_bytes`.
 """
 from __future__ import annotations
 
@@ -14,6 +21,7 @@ import threading
 import warnings
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 import torch
 import torch.nn.functional as F
@@ -393,9 +401,10 @@ def available_memory(device: torch.device | str = "cpu") -> int:
             pass
     avail = 4 << 30 if avail is None else avail
     try:
-        limit = open("/sys/fs/cgroup/memory.max").read().strip()
+        cgroup = Path("/sys/fs/cgroup")
+        limit = (cgroup / "memory.max").read_text().strip()
         if limit != "max":
-            used = int(open("/sys/fs/cgroup/memory.current").read().strip())
+            used = int((cgroup / "memory.current").read_text().strip())
             avail = min(avail, max(int(limit) - used, 0))
     except (OSError, ValueError):
         pass
