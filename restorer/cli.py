@@ -340,6 +340,7 @@ def cmd_restore(args) -> int:
 
     skipped: list[str] = []
     jobs = _collect(inputs, output, args.recursive, tag, skipped)
+    protect = tuple(inp for inp, _ in jobs)  # no output may replace any input of the batch, even with --overwrite
     for msg in skipped:
         warn(f"skipped {msg}")
     restored = already = failed = 0

@@ -250,3 +250,16 @@ def test_cli_value_parsers():
                     (_colour_arg, "1,2,300")):
         with pytest.raises(argparse.ArgumentTypeError):
             fn(bad)
+
+
+def test_case6_kind_batch_into_its_own_folder_never_replaces_an_input(tmp_path, capsys):
+    """Output folder = input folder, and an input named like another input's output: with
+    --overwrite the batch still refuses to replace that input (one warning), the rest is written."""
+    Image.new("RGB", (6, 5), (200, 10, 10)).save(tmp_path / "a.png")
+    Image.new("RGB", (6, 5), (10, 10, 200)).save(tmp_path / "a_x4.png")
+    before = (tmp_path / "a_x4.png").read_bytes()
+    code = main(["restore", str(tmp_path), "-o", str(tmp_path), "--overwrite", "--device", "cpu"])
+    err = capsys.readouterr().err
+    assert code == 1 and "refusing to write over an input file" in err
+    assert (tmp_path / "a_x4.png").read_bytes() == before
+    assert Image.open(tmp_path / "a_x4_x4.png").size == (24, 20)
