@@ -179,7 +179,10 @@ def _array_to_tensor(arr: np.ndarray, maxval: float) -> torch.Tensor:
     out = torch.empty((1, c, h, w), dtype=torch.float32)
     native = np.uint8 if arr.dtype == np.uint8 else np.float32 if arr.dtype.kind == "f" else np.int32
     for i in range(c):
-        out[0, i].copy_(torch.from_numpy(np.ascontiguousarray(arr[..., i], dtype=native)))
+        ch = np.ascontiguousarray(arr[..., i], dtype=native)
+        if not ch.flags.writeable:  # torch.from_numpy warns on read-only arrays (Pillow's are)
+            ch = ch.copy()
+        out[0, i].copy_(torch.from_numpy(ch))
     return out.div_(maxval)
 
 
