@@ -465,16 +465,6 @@ def to_pil(rgb: torch.Tensor, alpha: torch.Tensor | None = None, bits: int = 8, 
     return Image.fromarray(arr8[..., 0] if grayscale else arr8, "L" if grayscale else "RGB")
 
 
-def _png_chunks_insert(data: bytes, extra: list[tuple[bytes, bytes]]) -> bytes:
-    """Insert ancillary chunks right after IHDR of an encoded PNG (pypng's chunk API)."""
-    import png
-
-    chunks = list(png.Reader(bytes=data).chunks())
-    buf = io.BytesIO()
-    png.write_chunks(buf, [chunks[0], *extra, *chunks[1:]])
-    return buf.getvalue()
-
-
 class ImageWriter:
     """An output image filled tile by tile, then encoded atomically.
 
@@ -576,14 +566,13 @@ class ImageWriter:
                      grayscale: bool = False) -> int:
         """Bytes the output buffer of an :class:`ImageWriter` with these arguments
         takes (Pillow stores 8-bit L as 1 byte a pixel and LA/RGB/RGBA as 4;
-        16-bit buffers take 2 bytes a sample), plus, for 16-bit colour PNG, the
-        encoder's copy of the rows. No allocation; used to refuse a job early."""
+        16-bit buffers take 2 bytes a sample). No allocation; used to refuse a
+        job early."""
         fmt = SAVE_FORMATS.get(Path(path).suffix.lower(), "PNG")
         has_alpha = alpha and fmt != "JPEG"
         px = int(width) * int(height)
         if bits == 16 and fmt in ("PNG", "TIFF"):
-            n = px * 2 * ((1 if grayscale else 3) + (1 if has_alpha else 0))
-            return n * 2 if fmt == "PNG" and (not grayscale or has_alpha) else n
+            return px * 2 * ((1 if grayscale else 3) + (1 if has_alpha else 0))
         return px * (1 if grayscale and not has_alpha else 4)
 
     def write(self, x0: int, y0: int, rgb: torch.Tensor, alpha: torch.Tensor | None = None) -> None:
@@ -627,8 +616,9 @@ class ImageWriter:
         """
         path = self.path
         fd, tmp = tempfile.mkstemp(prefix=".restorer-", suffix=path.suffix, dir=path.parent)
+        os.close(fd)
         try:
-            with os.fdopen(fd, "wb") as fh:
+            with open(tmp, "wb") as fh:  # a named file object: tifffile needs ``fh.name`` to be a path
                 self._encode(fh)
             os.chmod(tmp, 0o666 & ~_UMASK)
             os.replace(tmp, path)
@@ -664,16 +654,21 @@ class ImageWriter:
         elif self.format == "PNG":
             import png
 
-            buf = io.BytesIO()
-            png.Writer(self.width, self.height, greyscale=self.channels == 2, alpha=self.channels in (2, 4),
-                       bitdepth=16).write(buf, arr.reshape(self.height, -1))
             extra = []
             if self.icc:
                 extra.append((b"iCCP", b"ICC profile\x00\x00" + zlib.compress(self.icc)))
             if self.exif:
-                exif = self.exif[6:] if self.exif.startswith(b"Exif\x00\x00") else self.exif
-                extra.append((b"eXIf", exif))
-            fh.write(_png_chunks_insert(buf.getvalue(), extra) if extra else buf.getvalue())
+                extra.append((b"eXIf", self.exif[6:] if self.exif.startswith(b"Exif\x00\x00") else self.exif))
+
+            class _Writer(png.Writer):
+                def write_preamble(self, outfile):  # pypng has no iCCP/eXIf option: add them before IDAT
+                    super().write_preamble(outfile)
+                    for tag, data in extra:
+                        png.write_chunk(outfile, tag, data)
+
+            # Rows stream from the uint16 buffer into the file: no second full-size copy.
+            _Writer(self.width, self.height, greyscale=self.channels == 2, alpha=self.channels in (2, 4),
+                    bitdepth=16).write(fh, arr.reshape(self.height, -1))
         else:
             import tifffile
 
@@ -682,9 +677,7 @@ class ImageWriter:
                 kw["extrasamples"] = ("unassalpha",)
             if self.icc:
                 kw["iccprofile"] = self.icc
-            buf = io.BytesIO()  # tifffile reads .name of a real file object, which is an int for os.fdopen
-            tifffile.imwrite(buf, arr, **kw)
-            fh.write(buf.getbuffer())
+            tifffile.imwrite(fh, arr, **kw)
 
 
 def save_image(

@@ -279,8 +279,13 @@ def test_16bit_colour_with_wide_gamut_profile_kept_in_its_own_space(tmp_path):
     img = load_image(tmp_path / "p3_16.png")
     assert img.bits == 16 and img.pixels_in_profile and img.icc_profile == icc
     assert np.array_equal(np.round(_rgb(img) * 65535).astype(np.uint16), arr)
+    exif = Image.Exif()
+    exif[0x010F] = "CameraMaker"
     for ext in (".png", ".tif"):
-        out = save_image(tmp_path / f"o{ext}", img.rgb, bits=16, icc_profile=img.icc_profile, pixels_in_profile=True)
+        out = save_image(tmp_path / f"o{ext}", img.rgb, bits=16, icc_profile=img.icc_profile, pixels_in_profile=True,
+                         exif=exif.tobytes())
         assert Image.open(out).info.get("icc_profile") == icc
+        if ext == ".png":  # eXIf chunk (16-bit TIFF output carries no EXIF)
+            assert Image.open(out).getexif().get(0x010F) == "CameraMaker"
         back = load_image(out)
         assert np.array_equal(np.round(_rgb(back) * 65535).astype(np.uint16), arr)
