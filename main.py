@@ -1,7 +1,7 @@
 """Restorer entry point.
 
 ``python main.py [IMAGE ...]`` opens the desktop app (with the images, if given);
-``python main.py restore|compare|train ...`` runs the command-line interface
+``python main.py restore|models|compare|train ...`` runs the command-line interface
 (see ``python main.py --help``).
 """
 from __future__ import annotations
@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import sys
 
-SUBCOMMANDS = {"restore", "compare", "train"}
+SUBCOMMANDS = {"restore", "models", "compare", "train"}
 
 
 def main(argv: list[str] | None = None) -> int:

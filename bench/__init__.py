@@ -1,7 +1,9 @@
 """Benchmarks: each writes its figures to ``bench/results/``; none runs in the test suite.
 
 ``python main.py bench quality [...]``: x4 quality on the benchmark photos.
-``python main.py bench speed [...]``: CPU speed against SRVGGNetCompact-x4v3.
+``python main.py bench speed [...]``: CPU speed against SRVGGNetCompact-x4v3, then (unless
+``--no-memory``) the peak memory of x4 on a 4000x3000 photo (``bench.memory``).
+``python main.py bench memory [...]``: the peak memory figure alone.
 ``python main.py bench metrics [...]``: LPIPS speed vs the reference package, region updates, 24 MP memory.
 ``python main.py bench startup [...]``: time from launch to the window (before torch loads).
 ``python main.py bench pan [...]``: repaint times while panning a 50-megapixel image.
@@ -11,8 +13,8 @@ from __future__ import annotations
 import sys
 
 #: Benchmark name -> module with a ``main(argv) -> int``.
-BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed", "metrics": "bench.metrics", "startup": "bench.startup",
-              "pan": "bench.pan"}
+BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed", "memory": "bench.memory", "metrics": "bench.metrics",
+              "startup": "bench.startup", "pan": "bench.pan"}
 
 
 def main(argv: list[str]) -> int:

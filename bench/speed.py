@@ -7,12 +7,18 @@ megapixels per second, and the MACs per LR pixel of each architecture, to
 of the architecture (64 features, 32 convolutions, x4, PReLU; DESIGN.md
 section 5); its trained weights are not needed to time it.
 
-Usage: ``python main.py bench speed [--model NAME|PATH] [--size 128] [--threads 2]``
+With the memory run (default; ``--no-memory`` skips it), the same command also
+measures the peak RSS of x4 on a 4000x3000 photo through the CLI
+(:mod:`bench.memory`, ``bench/results/memory.{json,md}``), so one run gives both the
+throughput comparison and the memory figure.
+
+Usage: ``python main.py bench speed [--model NAME|PATH] [--size 128] [--threads 2] [--no-memory]``
 """
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import time
 from pathlib import Path
@@ -64,8 +70,9 @@ def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repe
         version; per model ``seconds`` (best wall time of one forward pass),
         ``output_mp_per_s`` (output megapixels per second),
         ``mmac_per_lr_pixel`` (millions of multiply-accumulates per LR pixel,
-        convolutions only) and ``params``; and ``speedup`` (reference seconds /
-        ours).
+        convolutions only) and ``params``; ``speedup`` (reference seconds /
+        ours); ``load_avg_1min`` (the machine's load average, None where the OS
+        has none) and ``cpu_count``.
 
     Raises:
         restorer.models.ModelLoadError: ``model_name`` cannot be loaded.
@@ -82,8 +89,10 @@ def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repe
     t_ours, t_ref = _best_seconds([ours, ref], x, repeats)
     # SRVGGNetCompact: first conv 3->64, 32 body convs 64->64, last conv 64->3*4**2 (3x3 kernels).
     ref_macs = 9 * 3 * 64 + 32 * 9 * 64 * 64 + 9 * 64 * 48
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     result = {
         "input": f"{size}x{size}", "threads": threads, "cpu": platform.processor() or platform.machine(),
+        "load_avg_1min": load, "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
         "ours": {"model": model_name, "seconds": t_ours, "output_mp_per_s": out_mp / t_ours,
                  "mmac_per_lr_pixel": ours.macs_per_pixel() / 1e6,
@@ -101,12 +110,15 @@ def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repe
         "| generator | params | MMAC / LR pixel | output MP/s |\n|---|---|---|---|\n"
         f"| RestorerCompact ({model_name}) | {o['params']:,} | {o['mmac_per_lr_pixel']:.3f} | {o['output_mp_per_s']:.2f} |\n"
         f"| SRVGGNetCompact (x4v3 size) | {r['params']:,} | {r['mmac_per_lr_pixel']:.3f} | {r['output_mp_per_s']:.2f} |\n"
-        f"\nSpeed-up: {result['speedup']:.2f}x\n")
+        f"\nSpeed-up: {result['speedup']:.2f}x\n"
+        + (f"\nMachine load during the run: {load:.1f} (1-minute average, {os.cpu_count()} CPUs); absolute MP/s "
+           "fall with load, the speed-up (same run, alternating) much less.\n" if load is not None else ""))
     return result
 
 
 def main(argv: list[str] | None = None) -> int:
-    """CLI for ``python main.py bench speed``: run :func:`run` and print ``speed.md``.
+    """CLI for ``python main.py bench speed``: run :func:`run` and print ``speed.md``; then
+    :func:`bench.memory.run` and print ``memory.md`` (unless ``--no-memory``).
 
     Args:
         argv: options without the program name; None = ``sys.argv[1:]``.
@@ -123,9 +135,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=15)
     p.add_argument("--out", type=Path, default=RESULTS)
+    p.add_argument("--no-memory", action="store_true", help="skip the 4000x3000 x4 peak-memory run")
     args = p.parse_args(argv)
     run(args.model, args.size, args.threads, args.repeats, args.out)
     print((args.out / "speed.md").read_text())
+    if not args.no_memory:
+        from bench import memory
+
+        memory.run(threads=args.threads, out_dir=args.out)
+        print((args.out / "memory.md").read_text())
     return 0
 
 

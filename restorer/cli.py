@@ -1,4 +1,4 @@
-"""Command-line interface: ``restore``, ``compare``, ``train`` (DESIGN.md section 6).
+"""Command-line interface: ``restore``, ``models``, ``compare``, ``train`` (DESIGN.md section 6).
 
 Exit status: 0 on success, 2 on a usage error (argparse), 1 on failure with a
 one-line message on stderr (the traceback only with ``--debug``).
@@ -30,8 +30,49 @@ def _positive_float(text: str) -> float:
     return value
 
 
+def _tile_arg(text: str) -> int | None:
+    """argparse type for ``--tile``: ``auto`` (None) or an int >= 0."""
+    if text.lower() == "auto":
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number or 'auto'") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be >= 0")
+    return value
+
+
+def _size_arg(text: str) -> int:
+    """argparse type for sizes: bytes, or a number with K/M/G (binary: 1K = 1024 bytes)."""
+    units = {"k": 1 << 10, "m": 1 << 20, "g": 1 << 30}
+    t = text.strip().lower().removesuffix("ib").removesuffix("b")
+    try:
+        value = float(t[:-1]) * units[t[-1]] if t and t[-1] in units else float(t)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a size (e.g. 512M, 2G)") from None
+    if value <= 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be positive")
+    return int(value)
+
+
+def _colour_arg(text: str) -> tuple[float, float, float]:
+    """argparse type for colours: ``#rrggbb`` or ``R,G,B`` (0..255) -> RGB in [0, 1]."""
+    t = text.strip()
+    try:
+        if t.startswith("#") and len(t) == 7:
+            vals = [int(t[i:i + 2], 16) for i in (1, 3, 5)]
+        else:
+            vals = [int(v) for v in t.split(",")]
+        if len(vals) != 3 or not all(0 <= v <= 255 for v in vals):
+            raise ValueError
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a colour (#rrggbb or R,G,B)") from None
+    return tuple(v / 255.0 for v in vals)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    """Return the argparse parser for ``restore``, ``compare`` and ``train``
+    """Return the argparse parser for ``restore``, ``models``, ``compare`` and ``train``
     (DESIGN.md section 6). ``--debug`` is accepted before and after the
     subcommand, but only the one after it takes effect: the subparser's default
     (False) overwrites a ``--debug`` given before the subcommand.
@@ -47,19 +88,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--debug", action="store_true", help="show tracebacks on failure")
     sub = p.add_subparsers(dest="command", required=True)
 
-    r = sub.add_parser("restore", help="restore/upscale images with a generator")
-    r.add_argument("inputs", nargs="+", metavar="INPUT", help="image files")
+    r = sub.add_parser("restore", help="restore/upscale images (files or folders) with a generator")
+    r.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
     r.add_argument("-o", "--output", required=True, metavar="OUT",
-                   help="output file (one input) or folder (several inputs, or an existing folder)")
+                   help="output file (one input file) or folder (several inputs, a folder, or an existing folder)")
     r.add_argument("--scale", type=_positive_float, default=None,
                    help="output scale (default: the model's native scale; others are resampled)")
-    r.add_argument("--model", default=None, help="bundled model name (restorer-x4) or a model file")
-    r.add_argument("--tile", type=int, default=256, help="tile side in input pixels, 0 = whole image (default 256)")
+    r.add_argument("--model", default=None,
+                   help="bundled model name (restorer-x4), a model file, or a file in the models folder "
+                        "(see 'restorer models')")
+    r.add_argument("--tile", type=_tile_arg, default=None,
+                   help="tile side in input pixels, 0 = whole image, auto = from free memory (default auto)")
     r.add_argument("--tile-pad", type=int, default=None, help="context around each tile (default: receptive field)")
+    r.add_argument("--max-memory", type=_size_arg, default=None, metavar="SIZE",
+                   help="memory one tile may use, e.g. 512M or 2G (default: from free memory)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
     r.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
-    r.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    r.add_argument("--alpha", choices=["filter", "model"], default="filter",
+                   help="upscale transparency with a bicubic filter (default) or with the model as a gray image")
+    r.add_argument("--background", type=_colour_arg, default=(1.0, 1.0, 1.0), metavar="COLOUR",
+                   help="JPEG output of a transparent image is composited over this (#rrggbb or R,G,B; default white)")
+    r.add_argument("--recursive", action="store_true", help="also restore images in subfolders of folder inputs")
+    r.add_argument("--overwrite", action="store_true", help="replace existing outputs (batch: else they are skipped)")
     r.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+
+    m = sub.add_parser("models", help="list the available models, or describe model files")
+    m.add_argument("names", nargs="*", metavar="MODEL", help="model names or files (default: every known model)")
+    m.add_argument("--json", action="store_true", help="print one JSON object per model")
+    m.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     c = sub.add_parser("compare", help="metrics of IMAGE against REFERENCE, and/or against its input (--lr)",
                        description="Full-reference metrics of IMAGE against REFERENCE (same size; grayscale is "
@@ -98,76 +154,179 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _output_paths(inputs: list[Path], output: Path, scale_tag: str) -> list[Path]:
-    from restorer.io import SAVE_FORMATS
+def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, skipped: list[str]):
+    """Batch jobs: ``(input, output)`` pairs, in order; folders are scanned (sorted,
+    recursively with ``recursive``; the output folder itself is never scanned).
+    Non-image files and (without ``recursive``) subfolders are appended to
+    ``skipped`` as one-line reasons. Outputs are ``output/{relative folder}/
+    {stem}_{scale_tag}{ext}`` (the input's extension when it can be written, else
+    ``.png``)."""
+    from restorer.io import BATCH_EXTENSIONS, SAVE_FORMATS
 
-    if len(inputs) == 1 and not output.is_dir():
-        return [output]
-    output.mkdir(parents=True, exist_ok=True)
-    outs = []
-    for inp in inputs:
+    out_root = output.resolve()
+    jobs: list[tuple[Path, Path]] = []
+
+    def add(inp: Path, rel_dir: Path) -> None:
         ext = inp.suffix.lower() if inp.suffix.lower() in SAVE_FORMATS else ".png"
-        out = output / f"{inp.stem}_{scale_tag}{ext}"
-        if out in outs:
-            raise CliError(f"{inp}: another input also maps to {out}; rename one of them")
-        outs.append(out)
-    return outs
+        jobs.append((inp, output / rel_dir / f"{inp.stem}_{scale_tag}{ext}"))
+
+    def scan(folder: Path, rel: Path) -> None:
+        for entry in sorted(folder.iterdir()):
+            if entry.is_dir():
+                if entry.resolve() == out_root:
+                    continue
+                if recursive:
+                    scan(entry, rel / entry.name)
+                else:
+                    skipped.append(f"{entry}: a folder (use --recursive to include it)")
+            elif entry.suffix.lower() in BATCH_EXTENSIONS:
+                add(entry, rel)
+            else:
+                skipped.append(f"{entry}: not an image file")
+
+    for inp in inputs:
+        if inp.is_dir():
+            scan(inp, Path("."))
+        else:
+            add(inp, Path("."))
+    seen: dict[Path, Path] = {}
+    for inp, out in jobs:
+        if out in seen:
+            raise CliError(f"{inp}: {seen[out]} also maps to {out}; rename one of them")
+        seen[out] = inp
+    return jobs
+
+
+def _restore_one(model, inp: Path, out: Path, args, scale: float, protect: tuple, progress) -> tuple[int, int, int, int]:
+    """Load, check memory, restore tile by tile into an :class:`~restorer.io.ImageWriter`,
+    commit. Returns (input width, height, output width, height).
+
+    Raises:
+        restorer.io.ImageError: unreadable input or unwritable output.
+        restorer.inference.InsufficientMemoryError: the output cannot fit in
+            memory (checked before any model work), or out of memory with the
+            smallest tile.
+    """
+    from restorer.inference import InsufficientMemoryError, available_memory, restore_into
+    from restorer.io import ImageWriter, load_image
+
+    img = load_image(inp)
+    w, h = img.size
+    out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
+    need = ImageWriter.buffer_bytes(out, out_w, out_h, alpha=img.alpha is not None, bits=img.bits,
+                                    grayscale=img.grayscale)
+    check_output_memory(inp, out_w, out_h, need, available_memory("cpu"))
+    try:
+        writer = ImageWriter(out, out_w, out_h, alpha=img.alpha is not None, bits=img.bits,
+                             grayscale=img.grayscale, icc_profile=img.icc_profile,
+                             pixels_in_profile=img.pixels_in_profile, exif=img.exif, overwrite=args.overwrite,
+                             protect=protect, background=args.background)
+    except MemoryError:
+        raise InsufficientMemoryError(f"{inp}: cannot allocate the {out_w}x{out_h} output buffer "
+                                      f"({need / 2**30:.1f} GiB)") from None
+    try:
+        restore_into(model, img.rgb, img.alpha, writer, scale=scale, alpha_mode=args.alpha, tile=args.tile,
+                     tile_pad=args.tile_pad, device=args.device, precision=args.precision,
+                     memory_budget=args.max_memory, progress=progress)
+    except InsufficientMemoryError as exc:
+        raise InsufficientMemoryError(f"{inp}: {exc}") from None
+    del img
+    writer.commit()
+    return w, h, out_w, out_h
+
+
+#: Share of the available RAM an output buffer may take (the rest: input, tiles, encoder).
+OUTPUT_MEMORY_SHARE = 0.8
+
+
+def check_output_memory(inp, out_w: int, out_h: int, need: int, available: int) -> None:
+    """Refuse a job whose output buffer cannot fit, before any work.
+
+    Args:
+        inp: the input (named in the message).
+        out_w, out_h: output size in pixels.
+        need: bytes of the output buffer (:meth:`restorer.io.ImageWriter.buffer_bytes`).
+        available: available RAM in bytes (:func:`restorer.inference.available_memory`).
+
+    Raises:
+        restorer.inference.InsufficientMemoryError: ``need`` exceeds
+            ``OUTPUT_MEMORY_SHARE`` of ``available``; one line with both figures.
+    """
+    from restorer.inference import InsufficientMemoryError
+
+    if need > OUTPUT_MEMORY_SHARE * available:
+        raise InsufficientMemoryError(
+            f"{inp}: the {out_w}x{out_h} output needs {need / 2**30:.1f} GiB of memory but only "
+            f"{available / 2**30:.1f} GiB is available; use a smaller --scale or free memory")
 
 
 def cmd_restore(args) -> int:
-    """Restore each input and save it; see ``restorer restore --help``.
+    """Restore each input (files, or folders of images) and save it; see
+    ``restorer restore --help``.
 
-    Outputs keep the input's alpha, bit depth, grayscale-ness, ICC profile and
-    EXIF. With several inputs (or an existing folder as ``-o``) outputs are
-    ``OUT/{stem}_x{scale}{ext}`` (the input's extension when it can be written,
-    else ``.png``); unreadable inputs are skipped with a warning.
+    Outputs keep the input's alpha, bit depth, grayscale-ness, colour space (ICC
+    profile) and EXIF. Tiles stream into an 8/16-bit output buffer
+    (:func:`restorer.inference.restore_into`), so memory is about the output's
+    own size plus one tile; an output that cannot fit is refused before any work.
+
+    Single mode (one input file): OUT is the output file (or an existing folder);
+    an existing output is an error without ``--overwrite``. Batch mode (a folder
+    input, or several inputs): outputs are ``OUT/{sub/folders}/{stem}_x{scale}{ext}``;
+    non-images, subfolders (without ``--recursive``) and unreadable files are
+    skipped with one warning each; existing outputs are skipped (resumable) unless
+    ``--overwrite``; a tqdm bar counts files; a summary line ends the run.
 
     Args:
-        args: namespace from :func:`build_parser` for ``restore``: ``inputs``,
-            ``output``, ``scale`` (output factor, float > 0, or None = native),
-            ``model``, ``tile`` (LR pixels, 0 = whole image), ``tile_pad`` (LR
-            pixels or None), ``device``, ``precision``, ``overwrite``.
+        args: namespace from :func:`build_parser` for ``restore``.
 
     Returns:
-        0 when every input was restored and saved.
+        0 when every image was restored (or already there); warnings about
+        skipped non-image files do not change it.
 
     Raises:
-        CliError: bad ``--tile``/``--scale``, unsupported output extension, an
-            output exists without ``--overwrite``, the single input is
-            unreadable, or some of several inputs were skipped.
+        CliError: unsupported output extension, an output exists without
+            ``--overwrite`` (single mode), the single input is unreadable, or
+            some images of a batch could not be read or restored (after the summary).
         restorer.models.ModelLoadError: the model cannot be loaded.
         restorer.io.ImageError: an output cannot be written.
+        restorer.inference.InsufficientMemoryError: not enough memory (single mode).
         ValueError, RuntimeError: unknown or unavailable device, bad precision.
     """
     from tqdm import tqdm
 
-    from restorer.inference import restore
-    from restorer.io import SAVE_FORMATS, ImageError, load_image, save_image
+    from restorer.inference import InsufficientMemoryError
+    from restorer.io import SAVE_FORMATS, ImageError
     from restorer.models import load_model
 
     inputs = [Path(p) for p in args.inputs]
     output = Path(args.output)
-    if args.tile < 0:
-        raise CliError("--tile must be >= 0")
-    if len(inputs) == 1 and not output.is_dir() and output.suffix.lower() not in SAVE_FORMATS:
+    batch = len(inputs) > 1 or inputs[0].is_dir()
+    if not batch and not output.is_dir() and output.suffix.lower() not in SAVE_FORMATS:
         raise CliError(f"{output}: unsupported output format (use {', '.join(sorted(SAVE_FORMATS))})")
-    model = load_model(args.model)
+    if batch and output.exists() and not output.is_dir():
+        raise CliError(f"{output}: is a file; several inputs or a folder need an output folder")
+    said: set[str] = set()
+
+    def warn(msg: str) -> None:
+        if msg not in said:
+            said.add(msg)
+            tqdm.write(f"warning: {msg}", file=sys.stderr)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        model = load_model(args.model)
+    for wmsg in caught:
+        warn(str(wmsg.message))
     scale = args.scale if args.scale is not None else model.scale
     tag = f"x{scale:g}"
-    outs = _output_paths(inputs, output, tag)
-    failures = 0
-    for inp, out in zip(inputs, outs):
+    protect = tuple(p for p in inputs if p.is_file())
+
+    if not batch:
+        inp = inputs[0]
+        out = output / f"{inp.stem}_{tag}{inp.suffix.lower() if inp.suffix.lower() in SAVE_FORMATS else '.png'}" \
+            if output.is_dir() else output
         if out.exists() and not args.overwrite:
             raise CliError(f"{out}: already exists (use --overwrite to replace it)")
-        try:
-            img = load_image(inp)
-        except ImageError as exc:
-            if len(inputs) == 1:
-                raise CliError(str(exc)) from None
-            print(f"warning: skipped {exc}", file=sys.stderr)
-            failures += 1
-            continue
-        w, h = img.size
         bar = tqdm(total=1, desc=inp.name, unit="tile", leave=False, disable=None)
 
         def progress(done: int, total: int) -> None:
@@ -175,19 +334,93 @@ def cmd_restore(args) -> int:
             bar.n = done
             bar.refresh()
 
-        res = restore(model, img.rgb, img.alpha, scale=scale, tile=args.tile, tile_pad=args.tile_pad,
-                      device=args.device, precision=args.precision, progress=progress)
-        bar.close()
+        try:
+            with warnings.catch_warnings(record=True) as caught:
+                warnings.simplefilter("always")
+                try:
+                    w, h, ow, oh = _restore_one(model, inp, out, args, scale, protect, progress)
+                finally:
+                    bar.close()
+                    for wmsg in caught:
+                        warn(str(wmsg.message))
+        except ImageError as exc:
+            raise CliError(str(exc)) from None
+        print(f"{inp} ({w}x{h}) -> {out} ({ow}x{oh})")
+        return 0
+
+    skipped: list[str] = []
+    jobs = _collect(inputs, output, args.recursive, tag, skipped)
+    protect = tuple(inp for inp, _ in jobs)  # no output may replace any input of the batch, even with --overwrite
+    for msg in skipped:
+        warn(f"skipped {msg}")
+    restored = already = failed = 0
+    bar = tqdm(jobs, desc="restore", unit="image", disable=None)
+    for inp, out in bar:
+        if out.exists() and not args.overwrite:
+            already += 1
+            continue
+        out.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            save_image(out, res.rgb, res.alpha, bits=img.bits, grayscale=img.grayscale, icc_profile=img.icc_profile,
-                       exif=img.exif, overwrite=args.overwrite, protect=tuple(inputs))
-        for wmsg in caught:
-            print(f"warning: {wmsg.message}", file=sys.stderr)
-        ow, oh = res.rgb.shape[-1], res.rgb.shape[-2]
-        print(f"{inp} ({w}x{h}) -> {out} ({ow}x{oh})")
-    if failures:
-        raise CliError(f"{failures} of {len(inputs)} inputs could not be read")
+            try:
+                w, h, ow, oh = _restore_one(model, inp, out, args, scale, protect, None)
+                restored += 1
+                tqdm.write(f"{inp} ({w}x{h}) -> {out} ({ow}x{oh})")
+            except (ImageError, InsufficientMemoryError) as exc:
+                failed += 1
+                warn(f"skipped {exc}")
+            finally:
+                for wmsg in caught:
+                    warn(str(wmsg.message))
+    bar.close()
+    summary = (f"{len(jobs)} images: {restored} restored, {already} already there (skipped), {failed} failed; "
+               f"{len(skipped)} other entries skipped")
+    print(summary)
+    if failed:
+        raise CliError(f"{failed} of {len(jobs)} images could not be restored")
+    return 0
+
+
+def cmd_models(args) -> int:
+    """List the models ``--model`` can name (bundled, then the models folder), or
+    describe the given ones: architecture, scale, purpose, channels, parameters,
+    fp16/bf16 support (:func:`restorer.models.describe_model`).
+
+    Args:
+        args: namespace with ``names`` (model names or files; empty = every known
+            model) and ``json`` (one JSON object per line instead of text).
+
+    Returns:
+        0 when every model loaded.
+
+    Raises:
+        CliError: some models could not be loaded (each is reported on its own
+            line first, naming the file and the reason).
+    """
+    from restorer.models import ModelLoadError, describe_model, list_models, load_model, models_dir
+
+    names = [(n, n) for n in args.names] if args.names else [(n, str(p)) for n, p in list_models()]
+    if not args.names and not args.json:
+        print(f"models folder: {models_dir()}")
+    bad = 0
+    for label, ref in names:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                info = describe_model(load_model(ref))
+        except ModelLoadError as exc:
+            bad += 1
+            print(f"error: {exc}", file=sys.stderr)
+            continue
+        if args.json:
+            print(json.dumps({"name": label, **info}))
+        else:
+            flags = "/".join(k for k in ("fp16", "bf16") if info[k]) or "fp32 only"
+            print(f"{label}: {info['architecture']} x{info['scale']} {info['purpose']}, "
+                  f"{info['input_channels']}->{info['output_channels']} channels, {info['params']:,} parameters, "
+                  f"{flags}, tiling {info['tiling']}")
+    if bad:
+        raise CliError(f"{bad} of {len(names)} models could not be loaded")
     return 0
 
 
@@ -333,7 +566,7 @@ def main(argv: list[str] | None = None) -> int:
     """
     parser = build_parser()
     args = parser.parse_args(argv)
-    handlers = {"restore": cmd_restore, "compare": cmd_compare, "train": cmd_train}
+    handlers = {"restore": cmd_restore, "models": cmd_models, "compare": cmd_compare, "train": cmd_train}
     try:
         return handlers[args.command](args)
     except KeyboardInterrupt:

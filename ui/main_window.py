@@ -724,6 +724,7 @@ class MainWindow(QMainWindow):
             with _wait_cursor():
                 written = save_image(path, self.result.rgb, self.result.alpha, bits=self.image.bits,
                                      grayscale=self.image.grayscale, icc_profile=self.image.icc_profile,
+                                     pixels_in_profile=self.image.pixels_in_profile,
                                      exif=self.image.exif, overwrite=confirmed, protect=protect)
         except Exception as exc:  # noqa: BLE001
             self.show_error("Cannot save image", _one_line(exc))

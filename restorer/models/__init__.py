@@ -6,10 +6,18 @@ tiling advice). Our :class:`~restorer.models.generator.RestorerCompact` is
 registered with spandrel's registry as architecture ``RestorerCompact`` instead
 of being special-cased.
 
-Model names: ``None`` or ``"restorer-x4"`` means the bundled model in
-``weights/``; any other value is a path to a ``.safetensors``/``.pth``/``.pt``/
-``.ckpt`` file. Pickled files are read with ``torch.load(weights_only=True)`` by
-spandrel, so no pickled code runs.
+Model names (:func:`resolve_model_path`): ``None`` or a bundled name
+(``"restorer-x4"``) means a model in ``weights/``; an existing path is that file;
+any other name is looked up in the user's models folder (:func:`models_dir`, by
+file name or by stem), so a downloaded ``4x-Foo.pth`` dropped there runs as
+``--model 4x-Foo``. Files: ``.safetensors``, ``.pth``, ``.pt``, ``.ckpt`` (any
+architecture spandrel supports: ESRGAN, Real-ESRGAN, SwinIR, HAT, SPAN...).
+
+Safety: pickled files (``.pth``/``.pt``/``.ckpt``) are read with
+``torch.load(weights_only=True)`` (PyTorch's allow-list unpickler: tensors,
+containers and numbers only), never with spandrel's own ``torch.load`` or
+``torch.jit.load``: a pickle that asks for any other callable is refused, and
+TorchScript archives (which carry code) are not loaded.
 """
 from __future__ import annotations
 
@@ -17,7 +25,11 @@ from pathlib import Path
 
 from .generator import RestorerCompact
 
-__all__ = ["RestorerCompact", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir"]
+__all__ = ["RestorerCompact", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
+           "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS"]
+
+#: File extensions of model files (spandrel's loader supports exactly these).
+MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 
 
 class ModelLoadError(Exception):
@@ -80,18 +92,49 @@ def _register() -> None:
     _registered = True
 
 
+def models_dir() -> Path:
+    """The user's models folder: ``$RESTORER_MODELS_DIR`` when set, else
+    ``platformdirs.user_data_path("restorer") / "models"`` (e.g.
+    ``~/.local/share/restorer/models`` on Linux). Not created here."""
+    import os
+
+    env = os.environ.get("RESTORER_MODELS_DIR")
+    if env:
+        return Path(env).expanduser()
+    import platformdirs
+
+    return platformdirs.user_data_path("restorer") / "models"
+
+
+def list_models() -> list[tuple[str, Path]]:
+    """Every model a name can select: the bundled ones, then the model files in
+    :func:`models_dir` (sorted, by file name).
+
+    Returns:
+        ``(name, path)`` pairs; bundled names map to ``weights/`` files (which may
+        be missing), folder models are named by their file stem.
+    """
+    found = [(name, weights_dir() / file) for name, file in BUNDLED_MODELS.items()]
+    folder = models_dir()
+    if folder.is_dir():
+        found += [(p.stem, p) for p in sorted(folder.iterdir())
+                  if p.is_file() and p.suffix.lower() in MODEL_EXTENSIONS]
+    return found
+
+
 def resolve_model_path(name: str | None) -> Path:
     """Map a model name (see module docstring) to a file path.
 
     Args:
         name: None or a key of ``BUNDLED_MODELS`` (the bundled file in
-            :func:`weights_dir`), or a file path (``~`` is expanded).
+            :func:`weights_dir`); a file path (``~`` is expanded); or the name
+            or stem of a file in :func:`models_dir`.
 
     Returns:
         Path of an existing file (its contents are not checked).
 
     Raises:
-        ModelLoadError: the bundled weights are missing, or the path is not a file.
+        ModelLoadError: the bundled weights are missing, or nothing matches.
     """
     if name is None or name in BUNDLED_MODELS:
         path = weights_dir() / BUNDLED_MODELS[name or DEFAULT_MODEL]
@@ -99,9 +142,54 @@ def resolve_model_path(name: str | None) -> Path:
             raise ModelLoadError(f"{path}: bundled model missing (is the repository complete?)")
         return path
     path = Path(name).expanduser()
-    if not path.is_file():
-        raise ModelLoadError(f"{path}: no such model file (bundled models: {', '.join(BUNDLED_MODELS)})")
-    return path
+    if path.is_file():
+        return path
+    folder = models_dir()
+    if path.parent == Path(".") and folder.is_dir():
+        for cand in [folder / name, *(folder / (name + ext) for ext in MODEL_EXTENSIONS)]:
+            if cand.is_file():
+                return cand
+    raise ModelLoadError(f"{path}: no such model file (bundled models: {', '.join(BUNDLED_MODELS)}; "
+                         f"models folder: {folder})")
+
+
+def _safe_loader():
+    """A spandrel ``ModelLoader`` whose pickle reading is ``torch.load(weights_only=True)``
+    and which refuses TorchScript (see the module docstring)."""
+    import torch
+    from spandrel import ModelLoader
+
+    class SafeLoader(ModelLoader):
+        def _load_pth(self, path):
+            return torch.load(path, map_location=self.device, weights_only=True)
+
+        def _load_torchscript(self, path):
+            # spandrel tries TorchScript first for .pt; read a plain pickle instead,
+            # and refuse real TorchScript archives (their zip holds a code/ folder).
+            import zipfile
+
+            if zipfile.is_zipfile(path):
+                with zipfile.ZipFile(path) as zf:
+                    if any("/code/" in n or n.startswith("code/") for n in zf.namelist()):
+                        raise ValueError("not loaded: a TorchScript archive carries code; use a state dict "
+                                         "(.pth/.safetensors)")
+            return self._load_pth(path)
+
+    return SafeLoader()
+
+
+def _reason(exc: BaseException) -> str:
+    """One-line reason for a loader failure; pickles refused by the allow-list name
+    the callable they asked for."""
+    import re
+
+    text = str(exc)
+    if "Weights only load failed" in text:
+        m = re.search(r"GLOBAL ([\w.]+)", text)
+        what = m.group(1) if m else "code"
+        return f"refused: the pickle asks to run {what}, which is not plain weights (nothing was executed)"
+    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
+    return first
 
 
 def load_model(name: str | None = None):
@@ -117,20 +205,56 @@ def load_model(name: str | None = None):
         factor. Our files load as architecture ``RestorerCompact``.
 
     Raises:
-        ModelLoadError: file missing, unsupported architecture, or not an image
-            model; one line naming the file and the reason.
+        ModelLoadError: file missing, unsupported extension or architecture,
+            not an image model, or a pickle that asks to run code (refused, see
+            the module docstring); one line naming the file and the reason.
     """
     _register()
-    from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
+    from spandrel import ImageModelDescriptor, UnsupportedModelError
 
     path = resolve_model_path(name)
+    if path.suffix.lower() not in MODEL_EXTENSIONS:
+        raise ModelLoadError(f"{path}: not a model file (use {', '.join(MODEL_EXTENSIONS)})")
     try:
-        desc = ModelLoader().load_from_file(str(path))
+        desc = _safe_loader().load_from_file(str(path))
     except UnsupportedModelError:
         raise ModelLoadError(f"{path}: unsupported model architecture (spandrel does not recognise it)") from None
     except Exception as exc:  # noqa: BLE001 - any loader failure becomes one line
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelLoadError(f"{path}: cannot load model ({msg})") from None
+        raise ModelLoadError(f"{path}: cannot load model ({_reason(exc)})") from None
     if not isinstance(desc, ImageModelDescriptor):
         raise ModelLoadError(f"{path}: not an image-to-image model ({type(desc).__name__})")
     return desc.eval()
+
+
+def describe_model(desc) -> dict:
+    """What a loaded model is, for ``python main.py models``.
+
+    Args:
+        desc: a spandrel ``ImageModelDescriptor`` (from :func:`load_model`).
+
+    Returns:
+        dict with ``architecture`` (spandrel id, e.g. ``"ESRGAN"``,
+        ``"RestorerCompact"``), ``architecture_name``, ``scale`` (int),
+        ``purpose`` (``"SR"``, ``"Restoration"``, ``"FaceSR"``, ``"Inpainting"``,
+        ``"SR"``...), ``input_channels``, ``output_channels``, ``params`` (count),
+        ``tags`` (list of str), ``fp16``/``bf16`` (bool support), ``tiling``
+        (spandrel's advice: ``"supported"``, ``"discouraged"``,
+        ``"internal"``), ``size_multiple_of`` and ``min_size`` (input
+        requirements in pixels).
+    """
+    req = desc.size_requirements
+    return {
+        "architecture": desc.architecture.id,
+        "architecture_name": desc.architecture.name,
+        "scale": int(desc.scale),
+        "purpose": desc.purpose,
+        "input_channels": int(desc.input_channels),
+        "output_channels": int(desc.output_channels),
+        "params": sum(p.numel() for p in desc.model.parameters()),
+        "tags": list(desc.tags),
+        "fp16": bool(desc.supports_half),
+        "bf16": bool(desc.supports_bfloat16),
+        "tiling": getattr(desc.tiling, "name", str(desc.tiling)).lower(),
+        "size_multiple_of": int(req.multiple_of),
+        "min_size": int(req.minimum),
+    }
