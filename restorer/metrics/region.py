@@ -101,6 +101,13 @@ class RegionMetrics:
         device: where the networks run (``"cpu"``, ``"cuda"``, ``"mps"``...); fp32.
         block: largest block core side in pixels when filling the LPIPS cache.
 
+    Attributes:
+        x, y: the image and reference as (1, 3, H, W) float32 on ``device``. They
+            are the caller's tensors when those already are (no copy): do not
+            modify them while this object is in use.
+        height, width: H and W in pixels.
+        device: the torch device.
+
     Raises:
         ValueError: the pair breaks the input policy (see :func:`restorer.metrics.compare`).
         restorer.weights.WeightsNotFoundError: LPIPS weights unavailable offline.
