@@ -291,14 +291,19 @@ def run(threads: int = 2, blocks: int = 6, pans: int = 12, skip_24mp: bool = Fal
     torch.set_num_threads(threads)
     result = {"threads": threads, "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
               "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
+    out_dir.mkdir(parents=True, exist_ok=True)
+
+    def write() -> None:  # after each section, so a long run leaves what it has measured
+        (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
+        (out_dir / "metrics.md").write_text(_markdown(result))
+
     result["lpips_512"] = lpips_speed(blocks)
     result["region_12mp"] = region_speed(pans)
     result["region_accuracy"] = region_accuracy()
+    write()
     if not skip_24mp:
         result["big_24mp"] = big_pair_memory(threads)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
-    (out_dir / "metrics.md").write_text(_markdown(result))
+        write()
     return result
 
 
