@@ -18,9 +18,19 @@ Region method (:class:`RegionMetrics`), for a box (x0, y0, x1, y1) of a pair:
   on the box plus a 5-pixel context; centres are clipped to the valid range.
 * **PSNR**: of the pixels in the box (the same as the PSNR of the cropped pair).
 
-Deviation from metrics computed on the cropped pair itself (which pads the crop
-with zeros at its edges): measured by ``python main.py bench metrics`` and
-reported in ``bench/results/metrics.md``.
+Measured deviations (``python main.py bench metrics``, ``bench/results/metrics.md``;
+a 2268x1512 photo against its x4 bicubic down/up copy, eight 512x512 boxes):
+
+* a box computed from only the cells it needs equals the same box read from the
+  whole-image computation exactly (deviation 0; tested to 1e-6), and the
+  whole-image box equals :func:`restorer.metrics.compare` (< 1e-7);
+* region LPIPS differs from the mean of the heat map (:func:`lpips_map`) over
+  the box by at most 0.04 % (bilinear vs area weights);
+* against the metrics of the *cropped pair itself* (whose networks see zero
+  padding at the crop's edges instead of the surrounding image): LPIPS-Alex
+  mean 0.011, max 0.016 absolute (up to 11 % relative), SSIM mean 4e-4, max
+  1.3e-3; PSNR identical. The region value is the one that agrees with the
+  whole image; the cropped pair's value is not a property of the viewport.
 """
 from __future__ import annotations
 
