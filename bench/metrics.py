@@ -270,7 +270,11 @@ def big_pair_memory(threads: int) -> dict:
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
 
-def run(threads: int = 2, blocks: int = 6, pans: int = 12, skip_24mp: bool = False, out_dir: Path = RESULTS) -> dict:
+SECTIONS = ("lpips", "region", "accuracy", "big")
+
+
+def run(threads: int = 2, blocks: int = 6, pans: int = 12, skip_24mp: bool = False, out_dir: Path = RESULTS,
+        only: list[str] | None = None) -> dict:
     """Run all sections and write ``metrics.json`` and ``metrics.md``.
 
     Args:
@@ -279,6 +283,9 @@ def run(threads: int = 2, blocks: int = 6, pans: int = 12, skip_24mp: bool = Fal
         pans: 64-pixel viewport pans timed on the 12 MP pair.
         skip_24mp: leave out section 4 (several minutes on 2 cores).
         out_dir: output folder (created).
+        only: re-measure only these sections (names in ``SECTIONS``), keeping the
+            others from the existing ``metrics.json``; each section carries the
+            date it was measured.
 
     Returns:
         The dict written to ``metrics.json``.
@@ -289,31 +296,49 @@ def run(threads: int = 2, blocks: int = 6, pans: int = 12, skip_24mp: bool = Fal
         RuntimeError: the 24 MP child process failed.
     """
     torch.set_num_threads(threads)
-    result = {"threads": threads, "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
-              "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())}
     out_dir.mkdir(parents=True, exist_ok=True)
+    result = {}
+    if only and (out_dir / "metrics.json").is_file():
+        result = json.loads((out_dir / "metrics.json").read_text())
+        for key in ("lpips_512", "region_12mp", "region_accuracy", "big_24mp"):
+            if key in result:  # kept sections from a run that did not stamp them: its start date
+                result[key].setdefault("measured", f"run started {result.get('date', '?')}")
+    result.update({"threads": threads, "cpu": platform.processor() or platform.machine(), "torch": torch.__version__,
+                   "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())})
+    wanted = set(only or SECTIONS) - ({"big"} if skip_24mp else set())
 
     def write() -> None:  # after each section, so a long run leaves what it has measured
         (out_dir / "metrics.json").write_text(json.dumps(result, indent=1))
         (out_dir / "metrics.md").write_text(_markdown(result))
 
-    result["lpips_512"] = lpips_speed(blocks)
-    result["region_12mp"] = region_speed(pans)
-    result["region_accuracy"] = region_accuracy()
-    write()
-    if not skip_24mp:
-        result["big_24mp"] = big_pair_memory(threads)
-        write()
+    for name, key, fn in (("lpips", "lpips_512", lambda: lpips_speed(blocks)),
+                          ("region", "region_12mp", lambda: region_speed(pans)),
+                          ("accuracy", "region_accuracy", region_accuracy),
+                          ("big", "big_24mp", lambda: big_pair_memory(threads))):
+        if name in wanted:
+            result[key] = fn()
+            result[key]["measured"] = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
+            write()
     return result
 
 
 def _markdown(r: dict) -> str:
-    lp, rg, acc = r["lpips_512"], r["region_12mp"], r["region_accuracy"]
+    lines = [f"# Metrics benchmark (CPU, {r['threads']} threads, fp32, torch {r['torch']})", ""]
+    if "lpips_512" in r:
+        lines += _md_lpips(r["lpips_512"])
+    if "region_12mp" in r:
+        lines += _md_region(r["region_12mp"])
+    if "region_accuracy" in r:
+        lines += _md_accuracy(r["region_accuracy"])
+    if "big_24mp" in r:
+        lines += _md_big(r["big_24mp"])
+    return "\n".join(lines)
+
+
+def _md_lpips(lp: dict) -> list[str]:
     t = lp["times"]
-    lines = [
-        f"# Metrics benchmark (CPU, {r['threads']} threads, fp32, torch {r['torch']}, {r['date']})",
-        "",
-        f"## LPIPS-Alex, 512x512 pair ({lp['pair']})",
+    return [
+        f"## LPIPS-Alex, 512x512 pair ({lp['pair']}; measured {lp.get('measured', '?')})",
         "",
         "| implementation | best-of-N medians, ms | median, ms | fastest, ms | x reference (best medians) "
         "| x reference (median of paired rounds) |",
@@ -331,7 +356,12 @@ def _markdown(r: dict) -> str:
         f"Values: reference {lp['values']['reference']:.6f}, ours {lp['values']['ours']:.6f}, "
         f"cached {lp['values']['ours_cached']:.6f}. Targets: cold <= 1.0x, cached <= 0.5x.",
         "",
-        f"## Region updates, {rg['viewport']} viewport ({rg['pair']})",
+    ]
+
+
+def _md_region(rg: dict) -> list[str]:
+    return [
+        f"## Region updates, {rg['viewport']} viewport ({rg['pair']}; measured {rg.get('measured', '?')})",
         "",
         f"- first call on a fresh `RegionMetrics`: {rg['first_call_ms']:.0f} ms",
         f"- pans of 64 px (uncached cells computed): median {rg['pan_64px_median_ms']:.0f} ms, "
@@ -342,7 +372,12 @@ def _markdown(r: dict) -> str:
         "",
         "Target: region updates under 150 ms.",
         "",
-        f"## Region accuracy ({acc['pair']})",
+    ]
+
+
+def _md_accuracy(acc: dict) -> list[str]:
+    lines = [
+        f"## Region accuracy ({acc['pair']}; measured {acc.get('measured', '?')})",
         "",
         "Region values computed from only the cells a box needs, against the same boxes read from the "
         f"whole-image computation: max abs deviation {acc['partial_cache_vs_whole_image_max_abs']:.1e} (all keys). "
@@ -363,17 +398,20 @@ def _markdown(r: dict) -> str:
         "against `compare`: " + ", ".join(f"{k} {v:.1e}" for k, v in acc["whole_box_vs_compare_abs"].items()) + ".",
         "",
     ]
-    if "big_24mp" in r:
-        b = r["big_24mp"]
-        lines += [
-            f"## 24-megapixel pair ({b['size']}), `compare()` (LPIPS-Alex, LPIPS-VGG, DISTS tiled; SSIM in bands; PSNR)",
-            "",
-            f"- peak RSS: {b['peak_rss_mib']:.0f} MiB (of which {b['peak_rss_after_inputs_mib']:.0f} MiB reached while "
-            f"building the two float32 inputs, {2 * 24e6 * 3 * 4 / 2**20:.0f} MiB of tensors)",
-            f"- time: {b['compare_s']:.0f} s; values: " + ", ".join(f"{k} {v:.4f}" for k, v in b["values"].items()),
-            "",
-        ]
-    return "\n".join(lines)
+    return lines
+
+
+def _md_big(b: dict) -> list[str]:
+    return [
+        f"## 24-megapixel pair ({b['size']}), `compare()` (LPIPS-Alex, LPIPS-VGG, DISTS tiled; SSIM in bands; PSNR; "
+        f"measured {b.get('measured', '?')})",
+        "",
+        f"- peak RSS: {b['peak_rss_mib']:.0f} MiB (of which {b['peak_rss_after_inputs_mib']:.0f} MiB reached while "
+        f"building the two float32 inputs, {2 * 24e6 * 3 * 4 / 2**20:.0f} MiB of tensors)",
+        f"- time: {b['compare_s']:.0f} s (child process at nice 10 on the shared machine); values: "
+        + ", ".join(f"{k} {v:.4f}" for k, v in b["values"].items()),
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -393,9 +431,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--blocks", type=int, default=6, help="blocks of 5 interleaved LPIPS timing rounds")
     p.add_argument("--pans", type=int, default=12)
     p.add_argument("--skip-24mp", action="store_true")
+    p.add_argument("--only", nargs="+", choices=SECTIONS, default=None,
+                   help="re-measure these sections only, keeping the others from the existing metrics.json")
     p.add_argument("--out", type=Path, default=RESULTS)
     args = p.parse_args(argv)
-    run(args.threads, args.blocks, args.pans, args.skip_24mp, args.out)
+    run(args.threads, args.blocks, args.pans, args.skip_24mp, args.out, args.only)
     print((args.out / "metrics.md").read_text())
     return 0
 
