@@ -134,13 +134,18 @@ def test_region_values_against_independent_computations(pair):
         fine = F.interpolate(d.double(), size=(160 * k, 224 * k), mode="nearest-exact")
         expected += fine[0, 0, y0 * k:y1 * k, x0 * k:x1 * k].mean().item()
     assert r["lpips_alex"] == pytest.approx(expected, rel=2e-3)
-    # Same value whether the cache was partial or complete.
+    # Same values whether the cache was partial (panning, with look-ahead) or complete.
+    panned = (x0 + 40, y0 - 30, x1 + 40, y1 - 30)
+    r_pan = fresh.region(panned)
     done = RegionMetrics(x, y)
     done.whole()
-    again = done.region(box)
-    assert again["lpips_alex"] == pytest.approx(r["lpips_alex"], abs=1e-6)
+    for b, res in ((box, r), (panned, r_pan)):
+        full = done.region(b)
+        for key in res:
+            assert res[key] == pytest.approx(full[key], abs=1e-6), (b, key)
     # And near the heat map's mean over the box (bilinear vs area weights).
     assert abs(done.lpips_map()[y0:y1, x0:x1].mean().item() - r["lpips_alex"]) < 0.02 * r["lpips_alex"]
+    assert done.whole()["ssim"] == pytest.approx(float(done._ssim.double().mean()), abs=1e-6)  # cached map = whole
 
 
 def test_region_box_clipping_and_errors(pair):
