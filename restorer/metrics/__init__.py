@@ -12,6 +12,11 @@ ssim        higher     [-1, 1]     Wang et al., IEEE TIP 2004 (= scikit-image)
 lpips       lower      >= 0        Zhang et al., CVPR 2018, v0.1 (= ``lpips`` 0.1.4)
 dists       lower      [0, 1]      Ding et al., TPAMI 2020 (= ``DISTS_pytorch`` 0.1)
 ==========  =========  ==========  ==========================================
+
+Also: per-pixel maps (:func:`lpips_map`, :func:`ssim_map`), viewport metrics
+(:class:`RegionMetrics`), the no-reference :func:`consistency` readout
+(``region.py``), block-wise computation for large images (``tiled.py``) and
+the heat-map rendering (``heatmap.py``).
 """
 from __future__ import annotations
 
