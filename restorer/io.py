@@ -273,11 +273,12 @@ def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray:
     if fmt == "PNG":
         import png
 
-        w, h, rows, info = png.Reader(filename=str(path)).asDirect()
-        planes = int(info["planes"])
-        arr = np.empty((h, w * planes), np.uint16)
-        for i, row in enumerate(rows):
-            arr[i] = row
+        with open(path, "rb") as fh:  # closed here: pypng's Reader(filename=) leaves its file open
+            w, h, rows, info = png.Reader(file=fh).asDirect()
+            planes = int(info["planes"])
+            arr = np.empty((h, w * planes), np.uint16)
+            for i, row in enumerate(rows):
+                arr[i] = row
         arr = arr.reshape(h, w, planes)
         if info["bitdepth"] != 16:
             raise ValueError(f"expected 16-bit samples, found {info['bitdepth']}")

@@ -115,3 +115,24 @@ def test_output_permissions_follow_umask(tmp_path):
     out = save_image(tmp_path / "p.png", torch.zeros(1, 3, 2, 2))
     assert (out.stat().st_mode & 0o777) == (0o666 & ~rio._UMASK)
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".restorer-")]
+
+
+def test_16bit_colour_png_read_closes_its_file(tmp_path):
+    """Reading a 16-bit colour PNG (through pypng) leaves no open file behind: the CLI
+    printed 'warning: unclosed file ...' for every such input."""
+    import gc
+    import warnings
+
+    import png
+
+    arr = ((np.arange(4 * 5 * 3).reshape(4, 5, 3) * 997) % 65536).astype(np.uint16)
+    path = tmp_path / "c16.png"
+    with open(path, "wb") as fh:
+        png.Writer(5, 4, greyscale=False, bitdepth=16).write(fh, arr.reshape(4, -1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = load_image(path)
+        gc.collect()
+    assert img.bits == 16
+    assert np.array_equal(np.round(img.rgb[0].permute(1, 2, 0).numpy() * 65535).astype(np.uint16), arr)
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
