@@ -759,3 +759,24 @@ def test_main_py_opens_the_image_given(qtbot, small_png):
         app.setPalette(old_palette)
         app.setStyle(old_style)
     assert small_png in seen
+
+
+def test_metrics_column_titles_are_not_clipped(qtbot):
+    """Every column title of both metrics tables fits its column when the panel
+    is as wide as in the screenshots ("Restored vs reference" was cut off)."""
+    from ui.metrics_panel import MetricsPanel
+
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1385, 200)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for table in (panel.table, panel.region_table):
+        header = table.horizontalHeader()
+        fm = header.fontMetrics()
+        for col in range(table.columnCount()):
+            item = table.horizontalHeaderItem(col)
+            need = max(fm.horizontalAdvance(line) for line in item.text().split("\n"))
+            assert header.sectionSize(col) >= need + 6, (item.text(), header.sectionSize(col), need)
+            assert header.height() >= fm.height() * len(item.text().split("\n"))
+            assert item.toolTip().replace(" ", "") == item.text().replace("\n", "").replace(" ", "")
