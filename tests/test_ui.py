@@ -780,3 +780,23 @@ def test_metrics_column_titles_are_not_clipped(qtbot):
             assert header.sectionSize(col) >= need + 6, (item.text(), header.sectionSize(col), need)
             assert header.height() >= fm.height() * len(item.text().split("\n"))
             assert item.toolTip().replace(" ", "") == item.text().replace("\n", "").replace(" ", "")
+
+
+def test_tiny_image_restores_without_error_boxes(qtbot, window, tmp_path, errors):
+    """A 6x5 photo restores to 24x20, under the metrics' 31-pixel minimum: the
+    panel says so in one line; no 'Metrics failed' / 'Live readout failed' box
+    (there used to be two per image), and the heat map is simply not drawn."""
+    path = tmp_path / "tiny.png"
+    Image.fromarray(_photo_like(5, 6)).save(path)
+    assert window.open_image(path)
+    _restore(qtbot, window)
+    assert window.result.size == (24, 20)
+    qtbot.waitUntil(lambda: window._metrics_job is None and not window.readouts.busy(), timeout=TIMEOUT_MS)
+    window.set_heat_visible(True)
+    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not window.readouts.busy(), timeout=TIMEOUT_MS)
+    assert errors == []
+    assert "24×20" in window.metrics_panel.message.text() and "31×31" in window.metrics_panel.message.text()
+    assert window.metrics_panel.value("after_before", "psnr") is None
+    window.set_heat_visible(False)
+    assert window.open_image(window.image_path) and window.restore_button.isEnabled()

@@ -63,6 +63,9 @@ MODEL_SUFFIXES = {".safetensors", ".pth", ".pt", ".ckpt"}
 #: Image suffixes picked from dropped folders (restorer.io.IMAGE_EXTENSIONS without importing torch).
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 DEFAULT_MODEL = "restorer-x4"
+#: Smallest side the metrics accept (``restorer.metrics._checks.MIN_SIDE``: LPIPS-Alex's
+#: last stage needs 31 pixels); copied so that this module does not import torch.
+METRICS_MIN_SIDE = 31
 _OPEN_MODEL = "__open_model_file__"
 
 
@@ -1116,6 +1119,10 @@ class MainWindow(QMainWindow):
         panel = self.metrics_panel
         if self.doc is None:
             return
+        if self._too_small_for_metrics():
+            ow, oh = self.result.size
+            panel.set_message(f"The output is {ow}×{oh}: the metrics need at least {METRICS_MIN_SIDE}×{METRICS_MIN_SIDE} pixels.")
+            return
         if self.reference is None:
             if self.result is None:
                 panel.set_message("Press Restore; then load a reference (File ▸ Load reference…) to score against ground truth.")
@@ -1134,9 +1141,14 @@ class MainWindow(QMainWindow):
         else:
             panel.set_message(f"Reference: {name} ({rw}×{rh}).")
 
+    def _too_small_for_metrics(self) -> bool:
+        """True when the current result is under ``METRICS_MIN_SIDE`` pixels a side:
+        no metric, readout or heat map can be computed (a message says so; no error box)."""
+        return self.result is not None and min(self.result.rgb.shape[-2:]) < METRICS_MIN_SIDE
+
     def _pairs(self) -> dict[str, tuple[Any, Any]]:
         result = self.result
-        if result is None or self.before is None:
+        if result is None or self.before is None or self._too_small_for_metrics():
             return {}
         pairs = {"after_before": (result.rgb, self.before)}
         if self._reference_matches():
@@ -1250,6 +1262,11 @@ class MainWindow(QMainWindow):
         result = self.result
         if result is None or self._running_full_item() is not None:
             wb.set_overlay(None, None)
+            return
+        if self._too_small_for_metrics():
+            wb.set_overlay(None, None)
+            if wb.heat_visible:
+                self.statusBar().showMessage(f"No heat map: the output is under {METRICS_MIN_SIDE} pixels a side.", 5000)
             return
         pair = "after_ref" if self._reference_matches() else "after_before"
         cached = self._heat_cache.get((id(result), pair))
