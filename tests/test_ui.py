@@ -800,3 +800,22 @@ def test_tiny_image_restores_without_error_boxes(qtbot, window, tmp_path, errors
     assert window.metrics_panel.value("after_before", "psnr") is None
     window.set_heat_visible(False)
     assert window.open_image(window.image_path) and window.restore_button.isEnabled()
+
+
+def test_decoder_warning_shows_in_the_status_bar(qtbot, window, tmp_path, errors):
+    """An animated GIF opens on its first frame and says so in the window (the
+    warning used to reach only the terminal), both when opened directly and on a
+    worker thread (drops, the command line)."""
+    frames = [Image.fromarray(_photo_like(40, 48, seed=s)) for s in range(3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    assert window.open_image(path)
+    message = window.statusBar().currentMessage()
+    assert "anim.gif" in message and "3 frames" in message and "first frame" in message
+    window.statusBar().clearMessage()
+    other = tmp_path / "anim2.gif"
+    frames[1].save(other, save_all=True, append_images=frames[:1])
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):
+        assert window.open_image(other, block=False)
+    assert "anim2.gif" in window.statusBar().currentMessage() and "2 frames" in window.statusBar().currentMessage()
+    assert errors == [] and window.image.size == (48, 40)

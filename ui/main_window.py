@@ -90,12 +90,22 @@ def _metrics_work(job: Job, pairs: dict[str, tuple[Any, Any]], device: str) -> d
 
 
 def _load_work(job: Job, path: Path):
-    """Worker thread: decode an image file and build its display pyramid."""
+    """Worker thread: decode an image file and build its display pyramid.
+
+    Returns:
+        (``LoadedImage``, :class:`ImagePyramid`, notes): notes are the decoder's
+        warnings as one-line strings (animated file: first frame only, ICC profile
+        ignored...), for the status bar.
+    """
+    import warnings
+
     from restorer.io import load_image
 
-    with quiet_gc():  # the first decode may import torch
+    with quiet_gc(), warnings.catch_warnings(record=True) as caught:  # the first decode may import torch
+        warnings.simplefilter("always", UserWarning)
         loaded = load_image(path)
-    return loaded, ImagePyramid(tensor_to_qimage(loaded.rgb, loaded.alpha))
+    notes = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
+    return loaded, ImagePyramid(tensor_to_qimage(loaded.rgb, loaded.alpha)), notes
 
 
 def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
@@ -584,11 +594,11 @@ class MainWindow(QMainWindow):
         if block:
             try:
                 with _wait_cursor():
-                    loaded, pyramid = _load_work(None, path)
+                    loaded, pyramid, notes = _load_work(None, path)
             except Exception as exc:  # noqa: BLE001 - ImageError and anything else
                 self._open_failed(path, exc)
                 return False
-            doc.image, doc.pyramid = loaded, pyramid
+            doc.image, doc.pyramid, doc.notes = loaded, pyramid, notes
             self._activate(doc)
             return True
         job = Job(lambda j: _load_work(j, path), self)
@@ -610,7 +620,7 @@ class MainWindow(QMainWindow):
             return
         doc = self.documents.get(job.path.resolve())
         if doc is not None and doc.image is None:
-            doc.image, doc.pyramid = loaded
+            doc.image, doc.pyramid, doc.notes = loaded
         if job is self._open_job and doc is not None:
             self._open_job = None
             self._activate(doc)
@@ -639,7 +649,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Restorer – {doc.path.name}")
         self._show_current()
         self._update_images_list()
-        self.statusBar().showMessage(f"Opened {doc.path}", 5000)
+        if doc.notes:  # decoder warnings (e.g. an animated file: first frame only)
+            self.statusBar().showMessage(f"Opened {doc.path} – warning: " + "; ".join(doc.notes), 15000)
+        else:
+            self.statusBar().showMessage(f"Opened {doc.path}", 5000)
         self.image_opened.emit(str(doc.path))
 
     def _update_recent(self, path: Path) -> None:
