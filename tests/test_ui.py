@@ -819,3 +819,27 @@ def test_decoder_warning_shows_in_the_status_bar(qtbot, window, tmp_path, errors
         assert window.open_image(other, block=False)
     assert "anim2.gif" in window.statusBar().currentMessage() and "2 frames" in window.statusBar().currentMessage()
     assert errors == [] and window.image.size == (48, 40)
+
+
+def test_dropped_folder_opens_its_first_readable_image(qtbot, window, tmp_path, errors):
+    """A dropped folder whose first image (sorted) is a zero-byte file: one error
+    box names it, the next image opens (the window used to stay empty), and the
+    text file and subfolder are ignored."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a_broken.png").write_bytes(b"")
+    Image.fromarray(_photo_like(30, 34)).save(folder / "b.png")
+    (folder / "notes.txt").write_text("not an image")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS) as blocker:
+        window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier))
+    assert blocker.args == [str(folder / "b.png")] and window.image.size == (34, 30)
+    assert len(errors) == 1 and "a_broken.png" in errors[0][1] and "0 bytes" in errors[0][1]
+    assert [window.images_list.item(i).text() for i in range(window.images_list.count())] == ["b.png"]
+    # The same on the GUI thread (scripts): the first readable image is shown.
+    other = MainWindow(warm_up=False)
+    qtbot.addWidget(other)
+    assert other.open_paths([folder], block=True) and other.image_path == folder / "b.png"
+    assert len(errors) == 2

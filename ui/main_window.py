@@ -558,7 +558,7 @@ class MainWindow(QMainWindow):
             return False
         for p in images:
             self._document_for(p)
-        ok = self.open_image(images[0], block=block)
+        ok = self.open_image(images[0], block=block, fallbacks=images[1:])
         self._update_images_list()
         return ok
 
@@ -570,7 +570,7 @@ class MainWindow(QMainWindow):
             self.documents[key] = doc
         return doc
 
-    def open_image(self, path: str | Path, block: bool = True) -> bool:
+    def open_image(self, path: str | Path, block: bool = True, fallbacks: list[Path] | None = None) -> bool:
         """Show ``path``, decoding it first if needed; an error shows a message box.
 
         Args:
@@ -579,6 +579,9 @@ class MainWindow(QMainWindow):
                 tests); False decodes on a worker thread (menus, drops, the
                 command line: a 50-megapixel file takes seconds) and shows it
                 when ready, unless another image was asked for meanwhile.
+            fallbacks: images to try in turn when ``path`` cannot be decoded (the
+                other images of a dropped folder, so that one broken file does not
+                leave the window empty); each failure still shows its message box.
 
         Returns:
             True when shown (``block``) or being opened; False after an error
@@ -597,12 +600,15 @@ class MainWindow(QMainWindow):
                     loaded, pyramid, notes = _load_work(None, path)
             except Exception as exc:  # noqa: BLE001 - ImageError and anything else
                 self._open_failed(path, exc)
+                if fallbacks:
+                    return self.open_image(fallbacks[0], block=True, fallbacks=fallbacks[1:])
                 return False
             doc.image, doc.pyramid, doc.notes = loaded, pyramid, notes
             self._activate(doc)
             return True
         job = Job(lambda j: _load_work(j, path), self)
         job.path = path
+        job.fallbacks = list(fallbacks or [])
         job.succeeded.connect(self._on_loaded)
         job.failed.connect(self._on_load_failed)
         for old in [j for j in self._retired if j.isFinished()]:
@@ -629,9 +635,12 @@ class MainWindow(QMainWindow):
         job.wait()
         if self._closing:
             return
-        if job is self._open_job:
+        current = job is self._open_job
+        if current:
             self._open_job = None
         self._open_failed(job.path, exc)
+        if current and job.fallbacks and self._open_job is None and not self._closing:
+            self.open_image(job.fallbacks[0], block=False, fallbacks=job.fallbacks[1:])
 
     def _open_failed(self, path: Path, exc: BaseException) -> None:
         doc = self.documents.get(path.resolve())
