@@ -194,7 +194,8 @@ def from_pil(im: Image.Image) -> LoadedImage:
     65535 are divided by 65535, negatives clipped to 0); ``F`` is grayscale
     divided by its own maximum when that exceeds 1, marked 16-bit; ``1``/``L``
     are 8-bit grayscale, ``LA``/``La`` 8-bit grayscale with alpha; ``P``
-    becomes RGBA when it has transparency, else RGB; ``PA``/``RGBA``/``RGBa``
+    becomes RGBA when it has transparency, else RGB; ``RGB``/``L`` with a
+    colour-key transparency (PNG ``tRNS``) become RGBA/LA; ``PA``/``RGBA``/``RGBa``
     become RGBA (``RGBa`` un-premultiplied); ``LAB`` goes through LittleCMS's
     D50 Lab profile to sRGB; every other mode (``RGB``, ``RGBX``, ``CMYK``
     without a profile, ``YCbCr``, ``HSV``) is converted to RGB by Pillow.
@@ -226,6 +227,8 @@ def from_pil(im: Image.Image) -> LoadedImage:
     else:
         if mode == "P":
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        elif mode in ("RGB", "L") and "transparency" in im.info:  # PNG tRNS colour key
+            im = im.convert("RGBA" if mode == "RGB" else "LA")
         elif mode in ("PA", "RGBa"):
             im = im.convert("RGBA")
         elif mode == "La":
@@ -402,6 +405,8 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
     else:
         if im.mode in ("YCbCr", "RGBX", "HSV"):
             im = im.convert("RGB")
+        if im.mode in ("RGB", "L") and "transparency" in im.info:  # a tRNS colour key: make it alpha first
+            im = im.convert("RGBA" if im.mode == "RGB" else "LA")
         if kind in ("rgb", "cmyk") and im.mode in ("P", "PA", "RGBa"):
             im = im.convert("RGB" if im.mode == "P" and "transparency" not in im.info else "RGBA")
         if kind in ("rgb", "cmyk"):

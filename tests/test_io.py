@@ -136,3 +136,28 @@ def test_16bit_colour_png_read_closes_its_file(tmp_path):
     assert img.bits == 16
     assert np.array_equal(np.round(img.rgb[0].permute(1, 2, 0).numpy() * 65535).astype(np.uint16), arr)
     assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_png_colour_key_transparency_becomes_alpha(tmp_path, mode):
+    """An RGB or L PNG with a tRNS colour key (transparent where the pixel equals
+    the key) loads with that alpha, and saves back with it (RGBA / LA); it used
+    to come in opaque, the transparent background turned black."""
+    rng = np.random.default_rng(3)
+    shape = (12, 10, 3) if mode == "RGB" else (12, 10)
+    arr = rng.integers(1, 256, size=shape, dtype=np.uint8)
+    arr[:4] = 0  # the key colour: top four rows transparent
+    key = (0, 0, 0) if mode == "RGB" else 0
+    path = tmp_path / f"key_{mode}.png"
+    Image.fromarray(arr, mode).save(path, transparency=key)
+    img = load_image(path)
+    expected = np.ones((12, 10), np.float32)
+    expected[:4] = 0
+    assert img.alpha is not None and np.array_equal(img.alpha[0, 0].numpy(), expected)
+    assert img.grayscale == (mode == "L")
+    rgb = np.round(img.rgb[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    assert np.array_equal(rgb if mode == "RGB" else rgb[..., 0], arr)
+    out = save_image(tmp_path / "out.png", img.rgb, img.alpha, grayscale=img.grayscale)
+    with Image.open(out) as im:
+        assert im.mode == ("RGBA" if mode == "RGB" else "LA")
+        assert np.array_equal(np.asarray(im)[..., -1], (expected * 255).astype(np.uint8))
