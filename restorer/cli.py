@@ -160,7 +160,8 @@ def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, 
     Non-image files and (without ``recursive``) subfolders are appended to
     ``skipped`` as one-line reasons. Outputs are ``output/{relative folder}/
     {stem}_{scale_tag}{ext}`` (the input's extension when it can be written, else
-    ``.png``)."""
+    ``.png``). An image that is itself the output of another input of the batch
+    (a folder restored into itself before) is skipped with a reason."""
     from restorer.io import BATCH_EXTENSIONS, SAVE_FORMATS
 
     out_root = output.resolve()
@@ -189,6 +190,17 @@ def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, 
             scan(inp, Path("."))
         else:
             add(inp, Path("."))
+    # An image that is this batch's output for another input (restoring a folder into
+    # itself, then running again) is not an input: it would become a_x4_x4.png.
+    made = {out.resolve(): inp for inp, out in jobs}
+    kept = []
+    for inp, out in jobs:
+        src = made.get(inp.resolve())
+        if src is not None and src.resolve() != inp.resolve():
+            skipped.append(f"{inp}: the output of {src.name} in this batch, not an input")
+        else:
+            kept.append((inp, out))
+    jobs = kept
     seen: dict[Path, Path] = {}
     for inp, out in jobs:
         if out in seen:
