@@ -330,6 +330,40 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
+#: EXIF orientation (TIFF/EXIF 2.3 tag 0x0112) -> the Pillow transpose that makes the image upright
+#: (the table ``ImageOps.exif_transpose`` uses).
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def _tiff_stored(path: Path, im: Image.Image) -> Image.Image | None:
+    """A TIFF's first page in stored orientation, read with tifffile, as a Pillow
+    ``L``/``I;16``/``RGB``/``RGBA`` image; None for other layouts (Pillow decodes those).
+
+    Why: Pillow (13.0) swaps width and height of a TIFF with EXIF orientation 5-8
+    before decoding, and its L and I;16 pixels come out scrambled."""
+    if im.mode not in ("L", "I;16", "I;16B", "RGB", "RGBA"):
+        return None
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(str(path)) as tf:
+            page = tf.pages[0]
+            arr, axes = page.asarray(), page.axes
+    except Exception:  # noqa: BLE001 - not readable by tifffile: Pillow's result stands
+        return None
+    if "S" in axes and axes.index("S") != arr.ndim - 1:
+        arr = np.moveaxis(arr, axes.index("S"), -1)
+    if arr.dtype == np.uint8 and arr.ndim == 2:
+        return Image.fromarray(arr, "L")
+    if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        return Image.fromarray(np.ascontiguousarray(arr), "RGB" if arr.shape[-1] == 3 else "RGBA")
+    if arr.dtype == np.uint16 and arr.ndim == 2:
+        return Image.fromarray(np.ascontiguousarray(arr))
+    return None
+
+
 def load_image(path: str | os.PathLike) -> LoadedImage:
     """Decode an image file.
 
@@ -369,8 +403,12 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                 if deep:
                     raw16 = _orient(_read_16bit_colour(path, fmt), orientation)
                 else:
-                    im.load()
-                    im = ImageOps.exif_transpose(im)
+                    stored = _tiff_stored(path, im) if fmt == "TIFF" and orientation in (5, 6, 7, 8) else None
+                    if stored is not None:
+                        im = stored.transpose(_TRANSPOSE[orientation])
+                    else:
+                        im.load()
+                        im = ImageOps.exif_transpose(im)  # a TIFF is already upright once loaded
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:

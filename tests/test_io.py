@@ -161,3 +161,31 @@ def test_png_colour_key_transparency_becomes_alpha(tmp_path, mode):
     with Image.open(out) as im:
         assert im.mode == ("RGBA" if mode == "RGB" else "LA")
         assert np.array_equal(np.asarray(im)[..., -1], (expected * 255).astype(np.uint8))
+
+
+_UPRIGHT = {1: lambda a: a, 2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud, 5: lambda a: a.T,
+            6: lambda a: np.rot90(a, -1), 7: lambda a: a.T[::-1, ::-1], 8: lambda a: np.rot90(a, 1)}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("kind", ["16bit.tif", "16bit.png", "8bit.tif", "rgb.tif"])
+def test_exif_orientation_of_grayscale_png_and_tiff(tmp_path, kind, orientation):
+    """All 8 EXIF orientations on 16-bit and 8-bit grayscale PNG/TIFF and RGB TIFF
+    (TIFFs with orientation 5-8 used to come in scrambled: Pillow 13 swaps their
+    width and height before decoding)."""
+    stored = (np.arange(6 * 9).reshape(6, 9) * 1000).astype(np.uint16)
+    if kind.startswith(("8bit", "rgb")):
+        stored = (stored // 256).astype(np.uint8)
+    if kind.startswith("rgb"):
+        stored = np.stack([stored, 255 - stored, stored // 2], -1)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}_{kind}"
+    Image.fromarray(stored).save(path, exif=exif.tobytes())
+    img = load_image(path)
+    top = 65535.0 if kind.startswith("16") else 255.0
+    for c in range(3 if kind.startswith("rgb") else 1):
+        got = np.round(img.rgb[0, c].numpy() * top).astype(np.int64)
+        plane = stored[..., c] if stored.ndim == 3 else stored
+        assert np.array_equal(got, _UPRIGHT[orientation](plane).astype(np.int64))
+    assert img.bits == (16 if kind.startswith("16") else 8) and img.grayscale == (not kind.startswith("rgb"))
