@@ -154,13 +154,17 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, skipped: list[str]):
+def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, skipped: list[str],
+             skip_own_outputs: bool = True):
     """Batch jobs: ``(input, output)`` pairs, in order; folders are scanned (sorted,
     recursively with ``recursive``; the output folder itself is never scanned).
     Non-image files and (without ``recursive``) subfolders are appended to
     ``skipped`` as one-line reasons. Outputs are ``output/{relative folder}/
     {stem}_{scale_tag}{ext}`` (the input's extension when it can be written, else
-    ``.png``)."""
+    ``.png``). With ``skip_own_outputs`` (a run without ``--overwrite``), an image
+    that is itself the output of another input of the batch (a folder restored into
+    itself before) is skipped with a reason; with ``--overwrite`` it stays an input
+    (and, being an input, is never replaced)."""
     from restorer.io import BATCH_EXTENSIONS, SAVE_FORMATS
 
     out_root = output.resolve()
@@ -189,6 +193,17 @@ def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, 
             scan(inp, Path("."))
         else:
             add(inp, Path("."))
+    # An image that is this batch's output for another input (restoring a folder into
+    # itself, then running again) is not an input: it would become a_x4_x4.png.
+    made = {out.resolve(): inp for inp, out in jobs} if skip_own_outputs else {}
+    kept = []
+    for inp, out in jobs:
+        src = made.get(inp.resolve())
+        if src is not None and src.resolve() != inp.resolve():
+            skipped.append(f"{inp}: the output of {src.name} in this batch, not an input")
+        else:
+            kept.append((inp, out))
+    jobs = kept
     seen: dict[Path, Path] = {}
     for inp, out in jobs:
         if out in seen:
@@ -349,7 +364,7 @@ def cmd_restore(args) -> int:
         return 0
 
     skipped: list[str] = []
-    jobs = _collect(inputs, output, args.recursive, tag, skipped)
+    jobs = _collect(inputs, output, args.recursive, tag, skipped, skip_own_outputs=not args.overwrite)
     protect = tuple(inp for inp, _ in jobs)  # no output may replace any input of the batch, even with --overwrite
     for msg in skipped:
         warn(f"skipped {msg}")

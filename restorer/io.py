@@ -194,7 +194,8 @@ def from_pil(im: Image.Image) -> LoadedImage:
     65535 are divided by 65535, negatives clipped to 0); ``F`` is grayscale
     divided by its own maximum when that exceeds 1, marked 16-bit; ``1``/``L``
     are 8-bit grayscale, ``LA``/``La`` 8-bit grayscale with alpha; ``P``
-    becomes RGBA when it has transparency, else RGB; ``PA``/``RGBA``/``RGBa``
+    becomes RGBA when it has transparency, else RGB; ``RGB``/``L`` with a
+    colour-key transparency (PNG ``tRNS``) become RGBA/LA; ``PA``/``RGBA``/``RGBa``
     become RGBA (``RGBa`` un-premultiplied); ``LAB`` goes through LittleCMS's
     D50 Lab profile to sRGB; every other mode (``RGB``, ``RGBX``, ``CMYK``
     without a profile, ``YCbCr``, ``HSV``) is converted to RGB by Pillow.
@@ -226,6 +227,8 @@ def from_pil(im: Image.Image) -> LoadedImage:
     else:
         if mode == "P":
             im = im.convert("RGBA" if "transparency" in im.info else "RGB")
+        elif mode in ("RGB", "L") and "transparency" in im.info:  # PNG tRNS colour key
+            im = im.convert("RGBA" if mode == "RGB" else "LA")
         elif mode in ("PA", "RGBa"):
             im = im.convert("RGBA")
         elif mode == "La":
@@ -273,11 +276,12 @@ def _read_16bit_colour(path: Path, fmt: str) -> np.ndarray:
     if fmt == "PNG":
         import png
 
-        w, h, rows, info = png.Reader(filename=str(path)).asDirect()
-        planes = int(info["planes"])
-        arr = np.empty((h, w * planes), np.uint16)
-        for i, row in enumerate(rows):
-            arr[i] = row
+        with open(path, "rb") as fh:  # closed here: pypng's Reader(filename=) leaves its file open
+            w, h, rows, info = png.Reader(file=fh).asDirect()
+            planes = int(info["planes"])
+            arr = np.empty((h, w * planes), np.uint16)
+            for i, row in enumerate(rows):
+                arr[i] = row
         arr = arr.reshape(h, w, planes)
         if info["bitdepth"] != 16:
             raise ValueError(f"expected 16-bit samples, found {info['bitdepth']}")
@@ -326,6 +330,40 @@ def _orient(arr: np.ndarray, orientation: int) -> np.ndarray:
     return np.ascontiguousarray(op(arr)) if op else arr
 
 
+#: EXIF orientation (TIFF/EXIF 2.3 tag 0x0112) -> the Pillow transpose that makes the image upright
+#: (the table ``ImageOps.exif_transpose`` uses).
+_TRANSPOSE = {2: Image.Transpose.FLIP_LEFT_RIGHT, 3: Image.Transpose.ROTATE_180, 4: Image.Transpose.FLIP_TOP_BOTTOM,
+              5: Image.Transpose.TRANSPOSE, 6: Image.Transpose.ROTATE_270, 7: Image.Transpose.TRANSVERSE,
+              8: Image.Transpose.ROTATE_90}
+
+
+def _tiff_stored(path: Path, im: Image.Image) -> Image.Image | None:
+    """A TIFF's first page in stored orientation, read with tifffile, as a Pillow
+    ``L``/``I;16``/``RGB``/``RGBA`` image; None for other layouts (Pillow decodes those).
+
+    Why: Pillow (13.0) swaps width and height of a TIFF with EXIF orientation 5-8
+    before decoding, and its L and I;16 pixels come out scrambled."""
+    if im.mode not in ("L", "I;16", "I;16B", "RGB", "RGBA"):
+        return None
+    try:
+        import tifffile
+
+        with tifffile.TiffFile(str(path)) as tf:
+            page = tf.pages[0]
+            arr, axes = page.asarray(), page.axes
+    except Exception:  # noqa: BLE001 - not readable by tifffile: Pillow's result stands
+        return None
+    if "S" in axes and axes.index("S") != arr.ndim - 1:
+        arr = np.moveaxis(arr, axes.index("S"), -1)
+    if arr.dtype == np.uint8 and arr.ndim == 2:
+        return Image.fromarray(arr, "L")
+    if arr.dtype == np.uint8 and arr.ndim == 3 and arr.shape[-1] in (3, 4):
+        return Image.fromarray(np.ascontiguousarray(arr), "RGB" if arr.shape[-1] == 3 else "RGBA")
+    if arr.dtype == np.uint16 and arr.ndim == 2:
+        return Image.fromarray(np.ascontiguousarray(arr))
+    return None
+
+
 def load_image(path: str | os.PathLike) -> LoadedImage:
     """Decode an image file.
 
@@ -365,8 +403,12 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
                 if deep:
                     raw16 = _orient(_read_16bit_colour(path, fmt), orientation)
                 else:
-                    im.load()
-                    im = ImageOps.exif_transpose(im)
+                    stored = _tiff_stored(path, im) if fmt == "TIFF" and orientation in (5, 6, 7, 8) else None
+                    if stored is not None:
+                        im = stored.transpose(_TRANSPOSE[orientation])
+                    else:
+                        im.load()
+                        im = ImageOps.exif_transpose(im)  # a TIFF is already upright once loaded
     except FileNotFoundError:
         raise ImageError(f"{path}: no such file") from None
     except IsADirectoryError:
@@ -401,6 +443,8 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
     else:
         if im.mode in ("YCbCr", "RGBX", "HSV"):
             im = im.convert("RGB")
+        if im.mode in ("RGB", "L") and "transparency" in im.info:  # a tRNS colour key: make it alpha first
+            im = im.convert("RGBA" if im.mode == "RGB" else "LA")
         if kind in ("rgb", "cmyk") and im.mode in ("P", "PA", "RGBa"):
             im = im.convert("RGB" if im.mode == "P" and "transparency" not in im.info else "RGBA")
         if kind in ("rgb", "cmyk"):

@@ -175,3 +175,21 @@ def test_compare_grayscale_and_rgba_files(tmp_path, photo, capsys):
     luma = np.asarray(img.convert("L"), np.float64) / 255
     mse = ((np.asarray(img, np.float64) / 255 - luma[..., None]) ** 2).mean()
     assert res["psnr"] == pytest.approx(10 * np.log10(1 / mse), abs=1e-3)  # grayscale = three equal channels
+
+
+def test_folder_restored_into_itself_twice_does_not_restore_its_outputs(tmp_path, random_model_file, capsys):
+    """``restore FOLDER -o FOLDER`` run twice: the second run skips a_x4.png as this
+    batch's own output (it used to restore it again into a_x4_x4.png)."""
+    folder = tmp_path / "photos"
+    folder.mkdir()
+    rng = np.random.default_rng(0)
+    Image.fromarray(rng.integers(0, 256, (9, 11, 3), dtype=np.uint8)).save(folder / "a.png")
+    args = ["restore", str(folder), "-o", str(folder), "--model", str(random_model_file)]
+    assert main(args) == 0
+    first = (folder / "a_x4.png").read_bytes()
+    capsys.readouterr()
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["a.png", "a_x4.png"]
+    assert (folder / "a_x4.png").read_bytes() == first
+    assert "a_x4.png: the output of a.png" in err

@@ -115,3 +115,77 @@ def test_output_permissions_follow_umask(tmp_path):
     out = save_image(tmp_path / "p.png", torch.zeros(1, 3, 2, 2))
     assert (out.stat().st_mode & 0o777) == (0o666 & ~rio._UMASK)
     assert not [p for p in os.listdir(tmp_path) if p.startswith(".restorer-")]
+
+
+def test_16bit_colour_png_read_closes_its_file(tmp_path):
+    """Reading a 16-bit colour PNG (through pypng) leaves no open file behind: the CLI
+    printed 'warning: unclosed file ...' for every such input."""
+    import gc
+    import warnings
+
+    import png
+
+    arr = ((np.arange(4 * 5 * 3).reshape(4, 5, 3) * 997) % 65536).astype(np.uint16)
+    path = tmp_path / "c16.png"
+    with open(path, "wb") as fh:
+        png.Writer(5, 4, greyscale=False, bitdepth=16).write(fh, arr.reshape(4, -1))
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        img = load_image(path)
+        gc.collect()
+    assert img.bits == 16
+    assert np.array_equal(np.round(img.rgb[0].permute(1, 2, 0).numpy() * 65535).astype(np.uint16), arr)
+    assert not [w for w in caught if issubclass(w.category, ResourceWarning)], [str(w.message) for w in caught]
+
+
+@pytest.mark.parametrize("mode", ["RGB", "L"])
+def test_png_colour_key_transparency_becomes_alpha(tmp_path, mode):
+    """An RGB or L PNG with a tRNS colour key (transparent where the pixel equals
+    the key) loads with that alpha, and saves back with it (RGBA / LA); it used
+    to come in opaque, the transparent background turned black."""
+    rng = np.random.default_rng(3)
+    shape = (12, 10, 3) if mode == "RGB" else (12, 10)
+    arr = rng.integers(1, 256, size=shape, dtype=np.uint8)
+    arr[:4] = 0  # the key colour: top four rows transparent
+    key = (0, 0, 0) if mode == "RGB" else 0
+    path = tmp_path / f"key_{mode}.png"
+    Image.fromarray(arr, mode).save(path, transparency=key)
+    img = load_image(path)
+    expected = np.ones((12, 10), np.float32)
+    expected[:4] = 0
+    assert img.alpha is not None and np.array_equal(img.alpha[0, 0].numpy(), expected)
+    assert img.grayscale == (mode == "L")
+    rgb = np.round(img.rgb[0].permute(1, 2, 0).numpy() * 255).astype(np.uint8)
+    assert np.array_equal(rgb if mode == "RGB" else rgb[..., 0], arr)
+    out = save_image(tmp_path / "out.png", img.rgb, img.alpha, grayscale=img.grayscale)
+    with Image.open(out) as im:
+        assert im.mode == ("RGBA" if mode == "RGB" else "LA")
+        assert np.array_equal(np.asarray(im)[..., -1], (expected * 255).astype(np.uint8))
+
+
+_UPRIGHT = {1: lambda a: a, 2: np.fliplr, 3: lambda a: np.rot90(a, 2), 4: np.flipud, 5: lambda a: a.T,
+            6: lambda a: np.rot90(a, -1), 7: lambda a: a.T[::-1, ::-1], 8: lambda a: np.rot90(a, 1)}
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+@pytest.mark.parametrize("kind", ["16bit.tif", "16bit.png", "8bit.tif", "rgb.tif"])
+def test_exif_orientation_of_grayscale_png_and_tiff(tmp_path, kind, orientation):
+    """All 8 EXIF orientations on 16-bit and 8-bit grayscale PNG/TIFF and RGB TIFF
+    (TIFFs with orientation 5-8 used to come in scrambled: Pillow 13 swaps their
+    width and height before decoding)."""
+    stored = (np.arange(6 * 9).reshape(6, 9) * 1000).astype(np.uint16)
+    if kind.startswith(("8bit", "rgb")):
+        stored = (stored // 256).astype(np.uint8)
+    if kind.startswith("rgb"):
+        stored = np.stack([stored, 255 - stored, stored // 2], -1)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / f"o{orientation}_{kind}"
+    Image.fromarray(stored).save(path, exif=exif.tobytes())
+    img = load_image(path)
+    top = 65535.0 if kind.startswith("16") else 255.0
+    for c in range(3 if kind.startswith("rgb") else 1):
+        got = np.round(img.rgb[0, c].numpy() * top).astype(np.int64)
+        plane = stored[..., c] if stored.ndim == 3 else stored
+        assert np.array_equal(got, _UPRIGHT[orientation](plane).astype(np.int64))
+    assert img.bits == (16 if kind.startswith("16") else 8) and img.grayscale == (not kind.startswith("rgb"))

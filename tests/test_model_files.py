@@ -104,3 +104,34 @@ def test_restore_with_a_folder_model_and_bad_model_file(tmp_path, monkeypatch, c
                  str(tmp_path / "bad.safetensors")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "bad.safetensors: cannot load model (" in err and "\n" not in err
+
+
+@pytest.mark.parametrize("name, content, reason", [
+    ("text.pth", b"junk\n", "not a readable checkpoint"),  # was "cannot load model (174812789)"
+    ("text.ckpt", b"hello world", "not a readable checkpoint"),  # was "(101)"
+    ("bytes.pt", b"\x80\x02garbage", "not a readable checkpoint"),  # was "the pickle asks to run code"
+    ("empty.pth", b"", "empty file, 0 bytes"),  # was "(EOFError)"
+    ("empty.safetensors", b"", "empty file, 0 bytes"),
+])
+def test_unreadable_model_files_say_why(tmp_path, name, content, reason):
+    """Files that are not checkpoints at all get a reason a user can act on, on one line."""
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(ModelLoadError) as info:
+        load_model(str(path))
+    message = str(info.value)
+    assert message.startswith(f"{path}: cannot load model") and reason in message and "\n" not in message
+    assert "refused" not in message
+
+
+def test_truncated_checkpoint_reason_is_one_sentence(tmp_path):
+    """A cut-off zip checkpoint: the reason is torch's first sentence, not its paragraphs of advice."""
+    good = tmp_path / "good.pth"
+    torch.save(RestorerCompact().state_dict(), good)
+    data = good.read_bytes()
+    cut = tmp_path / "cut.pth"
+    cut.write_bytes(data[: len(data) // 2])
+    with pytest.raises(ModelLoadError) as info:
+        load_model(str(cut))
+    message = str(info.value)
+    assert "cut.pth" in message and "zip archive" in message and "internal miniz error" not in message

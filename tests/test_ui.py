@@ -759,3 +759,87 @@ def test_main_py_opens_the_image_given(qtbot, small_png):
         app.setPalette(old_palette)
         app.setStyle(old_style)
     assert small_png in seen
+
+
+def test_metrics_column_titles_are_not_clipped(qtbot):
+    """Every column title of both metrics tables fits its column when the panel
+    is as wide as in the screenshots ("Restored vs reference" was cut off)."""
+    from ui.metrics_panel import MetricsPanel
+
+    panel = MetricsPanel()
+    qtbot.addWidget(panel)
+    panel.resize(1385, 200)
+    panel.show()
+    qtbot.waitExposed(panel)
+    for table in (panel.table, panel.region_table):
+        header = table.horizontalHeader()
+        fm = header.fontMetrics()
+        for col in range(table.columnCount()):
+            item = table.horizontalHeaderItem(col)
+            need = max(fm.horizontalAdvance(line) for line in item.text().split("\n"))
+            assert header.sectionSize(col) >= need + 6, (item.text(), header.sectionSize(col), need)
+            assert header.height() >= fm.height() * len(item.text().split("\n"))
+            assert item.toolTip().replace(" ", "") == item.text().replace("\n", "").replace(" ", "")
+
+
+def test_tiny_image_restores_without_error_boxes(qtbot, window, tmp_path, errors):
+    """A 6x5 photo restores to 24x20, under the metrics' 31-pixel minimum: the
+    panel says so in one line; no 'Metrics failed' / 'Live readout failed' box
+    (there used to be two per image), and the heat map is simply not drawn."""
+    path = tmp_path / "tiny.png"
+    Image.fromarray(_photo_like(5, 6)).save(path)
+    assert window.open_image(path)
+    _restore(qtbot, window)
+    assert window.result.size == (24, 20)
+    qtbot.waitUntil(lambda: window._metrics_job is None and not window.readouts.busy(), timeout=TIMEOUT_MS)
+    window.set_heat_visible(True)
+    qtbot.wait(300)
+    qtbot.waitUntil(lambda: not window.readouts.busy(), timeout=TIMEOUT_MS)
+    assert errors == []
+    assert "24×20" in window.metrics_panel.message.text() and "31×31" in window.metrics_panel.message.text()
+    assert window.metrics_panel.value("after_before", "psnr") is None
+    window.set_heat_visible(False)
+    assert window.open_image(window.image_path) and window.restore_button.isEnabled()
+
+
+def test_decoder_warning_shows_in_the_status_bar(qtbot, window, tmp_path, errors):
+    """An animated GIF opens on its first frame and says so in the window (the
+    warning used to reach only the terminal), both when opened directly and on a
+    worker thread (drops, the command line)."""
+    frames = [Image.fromarray(_photo_like(40, 48, seed=s)) for s in range(3)]
+    path = tmp_path / "anim.gif"
+    frames[0].save(path, save_all=True, append_images=frames[1:])
+    assert window.open_image(path)
+    message = window.statusBar().currentMessage()
+    assert "anim.gif" in message and "3 frames" in message and "first frame" in message
+    window.statusBar().clearMessage()
+    other = tmp_path / "anim2.gif"
+    frames[1].save(other, save_all=True, append_images=frames[:1])
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):
+        assert window.open_image(other, block=False)
+    assert "anim2.gif" in window.statusBar().currentMessage() and "2 frames" in window.statusBar().currentMessage()
+    assert errors == [] and window.image.size == (48, 40)
+
+
+def test_dropped_folder_opens_its_first_readable_image(qtbot, window, tmp_path, errors):
+    """A dropped folder whose first image (sorted) is a zero-byte file: one error
+    box names it, the next image opens (the window used to stay empty), and the
+    text file and subfolder are ignored."""
+    folder = tmp_path / "photos"
+    (folder / "sub").mkdir(parents=True)
+    (folder / "a_broken.png").write_bytes(b"")
+    Image.fromarray(_photo_like(30, 34)).save(folder / "b.png")
+    (folder / "notes.txt").write_text("not an image")
+    mime = QMimeData()
+    mime.setUrls([QUrl.fromLocalFile(str(folder))])
+    with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS) as blocker:
+        window.dropEvent(QDropEvent(QPointF(20, 20), Qt.DropAction.CopyAction, mime, Qt.MouseButton.LeftButton,
+                                    Qt.KeyboardModifier.NoModifier))
+    assert blocker.args == [str(folder / "b.png")] and window.image.size == (34, 30)
+    assert len(errors) == 1 and "a_broken.png" in errors[0][1] and "0 bytes" in errors[0][1]
+    assert [window.images_list.item(i).text() for i in range(window.images_list.count())] == ["b.png"]
+    # The same on the GUI thread (scripts): the first readable image is shown.
+    other = MainWindow(warm_up=False)
+    qtbot.addWidget(other)
+    assert other.open_paths([folder], block=True) and other.image_path == folder / "b.png"
+    assert len(errors) == 2

@@ -63,6 +63,9 @@ MODEL_SUFFIXES = {".safetensors", ".pth", ".pt", ".ckpt"}
 #: Image suffixes picked from dropped folders (restorer.io.IMAGE_EXTENSIONS without importing torch).
 IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 DEFAULT_MODEL = "restorer-x4"
+#: Smallest side the metrics accept (``restorer.metrics._checks.MIN_SIDE``: LPIPS-Alex's
+#: last stage needs 31 pixels); copied so that this module does not import torch.
+METRICS_MIN_SIDE = 31
 _OPEN_MODEL = "__open_model_file__"
 
 
@@ -87,12 +90,22 @@ def _metrics_work(job: Job, pairs: dict[str, tuple[Any, Any]], device: str) -> d
 
 
 def _load_work(job: Job, path: Path):
-    """Worker thread: decode an image file and build its display pyramid."""
+    """Worker thread: decode an image file and build its display pyramid.
+
+    Returns:
+        (``LoadedImage``, :class:`ImagePyramid`, notes): notes are the decoder's
+        warnings as one-line strings (animated file: first frame only, ICC profile
+        ignored...), for the status bar.
+    """
+    import warnings
+
     from restorer.io import load_image
 
-    with quiet_gc():  # the first decode may import torch
+    with quiet_gc(), warnings.catch_warnings(record=True) as caught:  # the first decode may import torch
+        warnings.simplefilter("always", UserWarning)
         loaded = load_image(path)
-    return loaded, ImagePyramid(tensor_to_qimage(loaded.rgb, loaded.alpha))
+    notes = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
+    return loaded, ImagePyramid(tensor_to_qimage(loaded.rgb, loaded.alpha)), notes
 
 
 def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
@@ -545,7 +558,7 @@ class MainWindow(QMainWindow):
             return False
         for p in images:
             self._document_for(p)
-        ok = self.open_image(images[0], block=block)
+        ok = self.open_image(images[0], block=block, fallbacks=images[1:])
         self._update_images_list()
         return ok
 
@@ -557,7 +570,7 @@ class MainWindow(QMainWindow):
             self.documents[key] = doc
         return doc
 
-    def open_image(self, path: str | Path, block: bool = True) -> bool:
+    def open_image(self, path: str | Path, block: bool = True, fallbacks: list[Path] | None = None) -> bool:
         """Show ``path``, decoding it first if needed; an error shows a message box.
 
         Args:
@@ -566,6 +579,9 @@ class MainWindow(QMainWindow):
                 tests); False decodes on a worker thread (menus, drops, the
                 command line: a 50-megapixel file takes seconds) and shows it
                 when ready, unless another image was asked for meanwhile.
+            fallbacks: images to try in turn when ``path`` cannot be decoded (the
+                other images of a dropped folder, so that one broken file does not
+                leave the window empty); each failure still shows its message box.
 
         Returns:
             True when shown (``block``) or being opened; False after an error
@@ -581,15 +597,18 @@ class MainWindow(QMainWindow):
         if block:
             try:
                 with _wait_cursor():
-                    loaded, pyramid = _load_work(None, path)
+                    loaded, pyramid, notes = _load_work(None, path)
             except Exception as exc:  # noqa: BLE001 - ImageError and anything else
                 self._open_failed(path, exc)
+                if fallbacks:
+                    return self.open_image(fallbacks[0], block=True, fallbacks=fallbacks[1:])
                 return False
-            doc.image, doc.pyramid = loaded, pyramid
+            doc.image, doc.pyramid, doc.notes = loaded, pyramid, notes
             self._activate(doc)
             return True
         job = Job(lambda j: _load_work(j, path), self)
         job.path = path
+        job.fallbacks = list(fallbacks or [])
         job.succeeded.connect(self._on_loaded)
         job.failed.connect(self._on_load_failed)
         for old in [j for j in self._retired if j.isFinished()]:
@@ -607,7 +626,7 @@ class MainWindow(QMainWindow):
             return
         doc = self.documents.get(job.path.resolve())
         if doc is not None and doc.image is None:
-            doc.image, doc.pyramid = loaded
+            doc.image, doc.pyramid, doc.notes = loaded
         if job is self._open_job and doc is not None:
             self._open_job = None
             self._activate(doc)
@@ -616,9 +635,12 @@ class MainWindow(QMainWindow):
         job.wait()
         if self._closing:
             return
-        if job is self._open_job:
+        current = job is self._open_job
+        if current:
             self._open_job = None
         self._open_failed(job.path, exc)
+        if current and job.fallbacks and self._open_job is None and not self._closing:
+            self.open_image(job.fallbacks[0], block=False, fallbacks=job.fallbacks[1:])
 
     def _open_failed(self, path: Path, exc: BaseException) -> None:
         doc = self.documents.get(path.resolve())
@@ -636,7 +658,10 @@ class MainWindow(QMainWindow):
         self.setWindowTitle(f"Restorer – {doc.path.name}")
         self._show_current()
         self._update_images_list()
-        self.statusBar().showMessage(f"Opened {doc.path}", 5000)
+        if doc.notes:  # decoder warnings (e.g. an animated file: first frame only)
+            self.statusBar().showMessage(f"Opened {doc.path} – warning: " + "; ".join(doc.notes), 15000)
+        else:
+            self.statusBar().showMessage(f"Opened {doc.path}", 5000)
         self.image_opened.emit(str(doc.path))
 
     def _update_recent(self, path: Path) -> None:
@@ -1116,6 +1141,10 @@ class MainWindow(QMainWindow):
         panel = self.metrics_panel
         if self.doc is None:
             return
+        if self._too_small_for_metrics():
+            ow, oh = self.result.size
+            panel.set_message(f"The output is {ow}×{oh}: the metrics need at least {METRICS_MIN_SIDE}×{METRICS_MIN_SIDE} pixels.")
+            return
         if self.reference is None:
             if self.result is None:
                 panel.set_message("Press Restore; then load a reference (File ▸ Load reference…) to score against ground truth.")
@@ -1134,9 +1163,14 @@ class MainWindow(QMainWindow):
         else:
             panel.set_message(f"Reference: {name} ({rw}×{rh}).")
 
+    def _too_small_for_metrics(self) -> bool:
+        """True when the current result is under ``METRICS_MIN_SIDE`` pixels a side:
+        no metric, readout or heat map can be computed (a message says so; no error box)."""
+        return self.result is not None and min(self.result.rgb.shape[-2:]) < METRICS_MIN_SIDE
+
     def _pairs(self) -> dict[str, tuple[Any, Any]]:
         result = self.result
-        if result is None or self.before is None:
+        if result is None or self.before is None or self._too_small_for_metrics():
             return {}
         pairs = {"after_before": (result.rgb, self.before)}
         if self._reference_matches():
@@ -1250,6 +1284,11 @@ class MainWindow(QMainWindow):
         result = self.result
         if result is None or self._running_full_item() is not None:
             wb.set_overlay(None, None)
+            return
+        if self._too_small_for_metrics():
+            wb.set_overlay(None, None)
+            if wb.heat_visible:
+                self.statusBar().showMessage(f"No heat map: the output is under {METRICS_MIN_SIDE} pixels a side.", 5000)
             return
         pair = "after_ref" if self._reference_matches() else "after_before"
         cached = self._heat_cache.get((id(result), pair))

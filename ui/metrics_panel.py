@@ -58,7 +58,12 @@ def _format(value: float, decimals: int) -> str:
 
 def _make_table(parent: QWidget, rows: list[tuple[str, str, str, int]], pairs: list[tuple[str, str]]) -> QTableWidget:
     table = QTableWidget(len(rows), len(pairs) + 1, parent)
-    table.setHorizontalHeaderLabels([title for _, title in pairs] + ["Direction"])
+    # Two-line column titles ("Restored vs" / "reference"): one line was clipped in a
+    # half-window-wide table. The full title is the tooltip.
+    for col, title in enumerate([title for _, title in pairs] + ["Direction"]):
+        header = QTableWidgetItem(title.replace(" vs ", " vs\n"))
+        header.setToolTip(title)
+        table.setHorizontalHeaderItem(col, header)
     table.setVerticalHeaderLabels([label for _, label, _, _ in rows])
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)

@@ -61,6 +61,8 @@ class Document:
         current: the label of the result compared in side-by-side/slider/... views.
         befores: (H', W') -> (bicubic tensor, pyramid): the input resized to an output size.
         reference, reference_path, reference_pyramid: an optional ground truth.
+        notes: one-line warnings from decoding (animated file, ICC profile ignored...),
+            shown in the status bar when the image is shown.
     """
 
     path: Path
@@ -72,6 +74,7 @@ class Document:
     reference: Any = None
     reference_path: Path | None = None
     reference_pyramid: ImagePyramid | None = None
+    notes: list[str] = field(default_factory=list)
 
     @property
     def result(self) -> Result | None:

@@ -183,13 +183,20 @@ def _reason(exc: BaseException) -> str:
     the callable they asked for."""
     import re
 
+    import pickle
+
     text = str(exc)
+    corrupt = "corrupt or truncated file, or not a model file"
     if "Weights only load failed" in text:
         m = re.search(r"GLOBAL ([\w.]+)", text)
-        what = m.group(1) if m else "code"
-        return f"refused: the pickle asks to run {what}, which is not plain weights (nothing was executed)"
+        if m is None:  # the unpickler stopped on a byte it cannot read, not on a call
+            return f"not a readable checkpoint: {corrupt}"
+        return f"refused: the pickle asks to run {m.group(1)}, which is not plain weights (nothing was executed)"
+    if isinstance(exc, (EOFError, KeyError, IndexError, pickle.UnpicklingError)):
+        # what the pickle reader raises on bytes that are not a pickle (e.g. KeyError: 174812789)
+        return f"not a readable checkpoint: {corrupt}"
     first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return first
+    return first.split(". ")[0]  # torch adds paragraphs of advice after the first sentence
 
 
 def load_model(name: str | None = None):
@@ -215,6 +222,8 @@ def load_model(name: str | None = None):
     path = resolve_model_path(name)
     if path.suffix.lower() not in MODEL_EXTENSIONS:
         raise ModelLoadError(f"{path}: not a model file (use {', '.join(MODEL_EXTENSIONS)})")
+    if path.is_file() and path.stat().st_size == 0:
+        raise ModelLoadError(f"{path}: cannot load model (empty file, 0 bytes)")
     try:
         desc = _safe_loader().load_from_file(str(path))
     except UnsupportedModelError:
