@@ -29,7 +29,7 @@ def data_dir(tmp_path):
 
 def _cfg(data_dir, out, **kw):
     base = dict(data=str(data_dir), out=str(out), num_feat=8, num_conv=2, batch=4, hr_size=32, lr=1e-3,
-                ckpt_every=1000, log_every=1, threads=0)
+                ckpt_every=1000, log_every=1, threads=0, degradation="first", p_clean=0.5)
     base.update(kw)
     cfg = TrainConfig(**base)
     return cfg
