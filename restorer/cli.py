@@ -54,7 +54,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="output file (one input) or folder (several inputs, or an existing folder)")
     r.add_argument("--scale", type=_positive_float, default=None,
                    help="output scale (default: the model's native scale; others are resampled)")
-    r.add_argument("--model", default=None, help="bundled model name (restorer-x4) or a model file")
+    r.add_argument("--model", default=None, help="bundled model name (restorer-x4, restorer-x2) or a model file")
     r.add_argument("--tile", type=int, default=256, help="tile side in input pixels, 0 = whole image (default 256)")
     r.add_argument("--tile-pad", type=int, default=None, help="context around each tile (default: receptive field)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")

@@ -6,8 +6,8 @@ tiling advice). Our :class:`~restorer.models.generator.RestorerCompact` is
 registered with spandrel's registry as architecture ``RestorerCompact`` instead
 of being special-cased.
 
-Model names: ``None`` or ``"restorer-x4"`` means the bundled model in
-``weights/``; any other value is a path to a ``.safetensors``/``.pth``/``.pt``/
+Model names: ``None`` or ``"restorer-x4"`` means the bundled x4 model in
+``weights/``, ``"restorer-x2"`` the bundled x2 model; any other value is a path to a ``.safetensors``/``.pth``/``.pt``/
 ``.ckpt`` file. Pickled files are read with ``torch.load(weights_only=True)`` by
 spandrel, so no pickled code runs.
 """
@@ -33,7 +33,7 @@ def weights_dir() -> Path:
 
 
 #: Bundled model names -> file names in ``weights/``.
-BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors"}
+BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors", "restorer-x2": "restorer_x2.safetensors"}
 #: The bundled model used when no name is given.
 DEFAULT_MODEL = "restorer-x4"
 
