@@ -42,7 +42,7 @@ def test_bundled_beats_bicubic_on_a_real_photo(bundled):
     lp = get_lpips("alex")
     with torch.no_grad():
         l_sr, l_bic = lp(sr, hr).item(), lp(bic, hr).item()
-    # bench/results/quality_x4_bicubic.md: 0.166 vs 0.305 on this photo
+    # bench/results/quality_x4_bicubic_v1_whole_photos.md: 0.166 vs 0.305 on this photo
     assert l_sr < 0.75 * l_bic
     assert psnr(sr, hr).item() > psnr(bic, hr).item()
 
