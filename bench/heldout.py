@@ -116,7 +116,6 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--title", default="Held-out validation")
     p.add_argument("--crops-per-photo", type=int, default=4)
     args = p.parse_args(argv)
-    torch.set_num_threads(max(1, torch.get_num_threads()))
     items = heldout_set(args.data, args.scale, crops_per_photo=args.crops_per_photo)
     results = {"bicubic upsampling": evaluate(None, items, args.scale)}
     for entry in args.model:
