@@ -8,6 +8,7 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import warnings
 from pathlib import Path
@@ -95,7 +96,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", type=_positive_float, default=None,
                    help="output scale (default: the model's native scale; others are resampled)")
     r.add_argument("--model", default=None,
-                   help="bundled model name (restorer-x4), a model file, or a file in the models folder "
+                   help="bundled model name (restorer-x4, restorer-x2), a model file, or a file in the models folder "
                         "(see 'restorer models')")
     r.add_argument("--tile", type=_tile_arg, default=None,
                    help="tile side in input pixels, 0 = whole image, auto = from free memory (default auto)")
@@ -150,6 +151,20 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
     t.add_argument("--export", default="", help="after training, write the EMA generator here (.safetensors)")
     t.add_argument("--seed", type=int, default=0)
+    t.add_argument("--degradation", choices=["second", "first"], default="second",
+                   help="second: Real-ESRGAN's second-order model; first: the first-order one")
+    t.add_argument("--p-clean", type=float, default=0.2, help="probability of a clean bicubic LR patch")
+    t.add_argument("--perceptual", choices=["vgg", "lpips-vgg", "lpips-alex"], default="vgg",
+                   help="perceptual term of the GAN stage")
+    t.add_argument("--w-pix", type=float, default=1.0, help="L1 weight")
+    t.add_argument("--w-percep", type=float, default=1.0, help="perceptual weight (GAN stage)")
+    t.add_argument("--w-gan", type=float, default=0.1, help="adversarial weight (GAN stage)")
+    t.add_argument("--workers", type=int, default=0, help="data-loader processes degrading patches")
+    t.add_argument("--init-partial", action="store_true",
+                   help="load only matching tensors of --init (e.g. a x4 body into a x2 model)")
+    t.add_argument("--ckpt-every", type=int, default=200, help="checkpoint period in steps")
+    t.add_argument("--keep-every", type=int, default=0, help="keep step_N.pt every N steps (0 = never)")
+    t.add_argument("--device", default="auto", help="auto, cpu or cuda (DDP: each rank's own GPU)")
     t.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
@@ -536,7 +551,10 @@ def cmd_compare(args) -> int:
 
 def cmd_train(args) -> int:
     """Run one training stage (:func:`restorer.train.loop.train`); optionally
-    export the EMA generator as safetensors (``--export``).
+    export the EMA generator as safetensors (``--export``, rank 0 only).
+
+    Under ``torchrun --nproc_per_node=N main.py train ...`` every process runs
+    this and :func:`~restorer.train.loop.train` joins them in one DDP job.
 
     Args:
         args: namespace from :func:`build_parser` for ``train`` (fields map
@@ -555,9 +573,12 @@ def cmd_train(args) -> int:
     cfg = TrainConfig(data=args.data, out=args.out, stage=args.stage, steps=args.steps, batch=args.batch,
                       hr_size=args.hr_size, lr=args.lr, scale=args.scale, num_feat=args.num_feat,
                       num_conv=args.num_conv, init=args.init, max_minutes=args.max_minutes, threads=args.threads,
-                      seed=args.seed)
+                      seed=args.seed, degradation=args.degradation, p_clean=args.p_clean,
+                      perceptual=args.perceptual, w_pix=args.w_pix, w_percep=args.w_percep, w_gan=args.w_gan,
+                      workers=args.workers, init_partial=args.init_partial, ckpt_every=args.ckpt_every,
+                      keep_every=args.keep_every, device=args.device)
     ckpt = train(cfg)
-    if args.export:
+    if args.export and int(os.environ.get("RANK", "0")) == 0:
         print(f"exported {export_generator(ckpt, args.export)}")
     return 0
 

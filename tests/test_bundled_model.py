@@ -42,6 +42,23 @@ def test_bundled_beats_bicubic_on_a_real_photo(bundled):
     lp = get_lpips("alex")
     with torch.no_grad():
         l_sr, l_bic = lp(sr, hr).item(), lp(bic, hr).item()
-    # bench/results/quality_x4_bicubic.md: 0.166 vs 0.305 on this photo
+    # bench/results/quality_x4_bicubic_v1_whole_photos.md: 0.166 vs 0.305 on this photo
     assert l_sr < 0.75 * l_bic
     assert psnr(sr, hr).item() > psnr(bic, hr).item()
+
+
+def test_bundled_x2_loads_by_name_and_beats_bicubic():
+    import skimage  # test extra; its wheel carries the photo
+
+    x2 = load_model("restorer-x2")
+    assert x2.architecture.id == "RestorerCompact" and x2.scale == 2
+    assert x2.model.num_feat == 48 and x2.model.num_conv == 16
+    hr_im = Image.open(Path(skimage.__file__).parent / "data" / "astronaut.png").convert("RGB").crop((128, 0, 384, 256))
+    lr_im = hr_im.resize((128, 128), Image.BICUBIC)
+    hr = from_pil(hr_im).rgb
+    bic = from_pil(lr_im.resize((256, 256), Image.BICUBIC)).rgb
+    sr = restore(x2, from_pil(lr_im).rgb, device="cpu").rgb
+    assert sr.shape == hr.shape
+    lp = get_lpips("alex")
+    with torch.no_grad():
+        assert lp(sr, hr).item() < 0.8 * lp(bic, hr).item()

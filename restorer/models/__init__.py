@@ -7,7 +7,7 @@ registered with spandrel's registry as architecture ``RestorerCompact`` instead
 of being special-cased.
 
 Model names (:func:`resolve_model_path`): ``None`` or a bundled name
-(``"restorer-x4"``) means a model in ``weights/``; an existing path is that file;
+(``"restorer-x4"``, ``"restorer-x2"``) means a model in ``weights/``; an existing path is that file;
 any other name is looked up in the user's models folder (:func:`models_dir`, by
 file name or by stem), so a downloaded ``4x-Foo.pth`` dropped there runs as
 ``--model 4x-Foo``. Files: ``.safetensors``, ``.pth``, ``.pt``, ``.ckpt`` (any
@@ -45,7 +45,7 @@ def weights_dir() -> Path:
 
 
 #: Bundled model names -> file names in ``weights/``.
-BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors"}
+BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors", "restorer-x2": "restorer_x2.safetensors"}
 #: The bundled model used when no name is given.
 DEFAULT_MODEL = "restorer-x4"
 

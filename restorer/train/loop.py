@@ -1,20 +1,36 @@
-"""Training loop: PSNR-oriented pre-training (L1), then the GAN stage.
+"""Training loop: PSNR-oriented pre-training (L1), then the GAN stage; one process or DDP.
 
 Two stages as in ESRGAN/Real-ESRGAN (Wang et al. 2018, 2021):
 
 * ``psnr``: L1 loss only.
-* ``gan``: ``w_pix * L1 + w_percep * VGG + w_gan * GAN`` (defaults 1 : 1 : 0.1,
-  Real-ESRGAN's), generator and U-Net discriminator, starting from the PSNR
-  stage's EMA weights (``init``).
+* ``gan``: ``w_pix * L1 + w_percep * perceptual + w_gan * GAN`` (defaults
+  1 : 1 : 0.1, Real-ESRGAN's), generator and U-Net discriminator, starting
+  from the PSNR stage's EMA weights (``init``). The perceptual term is VGG16
+  features with per-layer weights (``perceptual="vgg"``) or LPIPS
+  (``"lpips-vgg"``/``"lpips-alex"``); see ``docs/TRAINING.md`` for the ablation
+  that chose it.
 
 Both stages use Adam(``TrainConfig.lr``, betas 0.9/0.99) for every network, at
 a constant rate (Real-ESRGAN uses 2e-4 for its PSNR stage and 1e-4 for its GAN
-stage; ``scripts/train_x4.sh`` uses 5e-4 and 2e-4).
+stage).
+
+Training pairs come from :class:`restorer.train.data.PatchDataset` through a
+``DataLoader`` (``workers`` processes degrade patches on the CPU); sample ``i``
+depends only on ``(seed, i)``.
+
+Distributed: launched by ``torchrun --nproc_per_node=N main.py train ...``
+(environment ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``), the generator and the
+discriminator are wrapped in ``DistributedDataParallel`` (NCCL on GPUs, Gloo on
+the CPU), each rank draws its own disjoint samples
+(:class:`restorer.train.data.StepSampler`), so the effective batch is
+``world * batch``; only rank 0 logs, shows progress and writes checkpoints.
 
 The generator's exponential moving average (EMA, decay 0.999) is what gets
 exported. Checkpoints (``last.pt`` in the run folder, every ``ckpt_every`` steps
-and at the end) hold model, EMA, discriminator, optimisers, step and every RNG
-state, so ``resume=True`` continues exactly. A CSV log is written beside them.
+and at the end, plus a kept copy ``step_{N}.pt`` every ``keep_every`` steps)
+hold model, EMA, discriminator, optimisers, step, elapsed time and the torch RNG
+state, so a rerun with the same folder continues exactly (the data stream
+resumes at the saved step). A CSV log is written beside them.
 """
 from __future__ import annotations
 
@@ -22,17 +38,19 @@ import copy
 import csv
 import os
 import time
+import warnings
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
+import torch.distributed as dist
 import torch.nn.functional as F
 
-from restorer.degradations import DegradationConfig
+from restorer.degradations import DegradationConfig, SecondOrderConfig
 from restorer.models.discriminator import UNetDiscriminatorSN
 from restorer.models.generator import RestorerCompact
-from restorer.train.data import PatchSampler
-from restorer.train.losses import VGGPerceptualLoss, gan_loss
+from restorer.train.data import PatchDataset, load_photos, make_loader
+from restorer.train.losses import gan_loss, make_perceptual_loss
 
 __all__ = ["TrainConfig", "train", "export_generator"]
 
@@ -42,25 +60,38 @@ class TrainConfig:
     """Settings of one training stage (sizes in pixels, learning rates per step).
 
     Attributes:
-        data: folder of HR photos (:class:`restorer.train.data.PatchSampler`).
+        data: folder of HR photos (:func:`restorer.train.data.load_photos`).
         out: run folder: ``last.pt`` (checkpoint, resumed from) and ``log.csv``.
         stage: ``"psnr"`` (L1 only) or ``"gan"``.
         scale, num_feat, num_conv: generator shape (:class:`RestorerCompact`).
         steps: total optimiser steps, counted across resumes.
-        batch, hr_size: patches per step and HR patch side in pixels.
+        batch, hr_size: patches per step (per rank) and HR patch side in pixels.
         lr: Adam learning rate of the generator and the discriminator.
         w_pix, w_percep, w_gan: loss weights of the GAN stage (Real-ESRGAN's
             1 : 1 : 0.1); the PSNR stage uses ``w_pix`` only.
+        perceptual: perceptual term of the GAN stage: ``"vgg"`` (VGG16 features,
+            per-layer weights), ``"lpips-vgg"`` or ``"lpips-alex"``
+            (:func:`restorer.train.losses.make_perceptual_loss`).
         d_feat: discriminator base width (Real-ESRGAN: 64).
         ema: EMA decay per step (0.999, as Real-ESRGAN).
         ckpt_every, log_every: checkpoint and CSV-log periods, in steps.
-        seed: seed of torch and of the patch sampler.
-        threads: torch CPU threads (0 = torch's default).
+        keep_every: also keep a copy ``step_{N}.pt`` every this many steps (0 = never).
+        seed: seed of torch and of the data stream.
+        threads: torch CPU threads of the training process (0 = torch's default).
+        workers: data-loader worker processes that degrade patches (0 = none).
         init: generator weights to start from: a ``.pt`` checkpoint (its EMA) or
             a ``.safetensors`` file (then replaced by ``last.pt`` when resuming).
+        init_partial: load only the tensors of ``init`` whose names and shapes
+            match (e.g. the body of a x4 model into a x2 one); the rest keeps its
+            fresh initialisation.
         max_minutes: wall-time limit in minutes, counted across resumes (0 = none).
-        p_clean: probability of a clean bicubic LR patch
+        degradation: ``"second"`` (Real-ESRGAN's second-order model,
+            :class:`restorer.degradations.SecondOrderConfig`) or ``"first"``
             (:class:`restorer.degradations.DegradationConfig`).
+        p_clean: probability of a clean bicubic LR patch (both degradations).
+        prescale: downscale factor of the photos at load time (DESIGN.md section 4).
+        device: ``"auto"`` (the rank's CUDA device when available, else CPU),
+            ``"cpu"`` or ``"cuda"``.
     """
 
     data: str = "data/train"
@@ -76,19 +107,22 @@ class TrainConfig:
     w_pix: float = 1.0
     w_percep: float = 1.0
     w_gan: float = 0.1
+    perceptual: str = "vgg"
     d_feat: int = 32
     ema: float = 0.999
     ckpt_every: int = 200
     log_every: int = 10
+    keep_every: int = 0
     seed: int = 0
     threads: int = 0  # 0: leave torch's default
+    workers: int = 0
     init: str = ""  # generator weights to start from (.pt checkpoint or .safetensors)
+    init_partial: bool = False
     max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
-    p_clean: float = 0.5
-
-
-def _rng_state(sampler: PatchSampler) -> dict:
-    return {"torch": torch.get_rng_state(), "sampler": sampler.state()}
+    degradation: str = "second"
+    p_clean: float = 0.2
+    prescale: float = 2.0
+    device: str = "auto"
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -97,77 +131,133 @@ def _save(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
-def _load_generator_weights(model: torch.nn.Module, path: str) -> None:
+def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = False) -> None:
+    """Load ``path`` (safetensors, or a checkpoint's EMA) into ``model``; with
+    ``partial``, only tensors whose name and shape match (a warning lists the rest)."""
+    if not Path(path).is_file():
+        raise FileNotFoundError(f"{path}: no such generator weights file")
     if path.endswith(".safetensors"):
         from safetensors.torch import load_file
 
-        model.load_state_dict(load_file(path))
+        state = load_file(path)
     else:
-        ck = torch.load(path, map_location="cpu", weights_only=True)
-        model.load_state_dict(ck["ema"])
+        state = torch.load(path, map_location="cpu", weights_only=True)["ema"]
+    if partial:
+        own = model.state_dict()
+        kept = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k != "restorer_arch"}
+        skipped = sorted(set(own) - set(kept) - {"restorer_arch"})
+        if skipped:
+            warnings.warn(f"{path}: not loaded (shape differs or missing): {', '.join(skipped)}", stacklevel=3)
+        model.load_state_dict(kept, strict=False)
+    else:
+        model.load_state_dict(state)
 
 
-def train(cfg: TrainConfig, progress: bool = True) -> Path:
-    """Run (or resume) one training stage; return the checkpoint path.
+def _degradation_config(cfg: TrainConfig):
+    if cfg.degradation == "second":
+        return SecondOrderConfig(scale=cfg.scale, p_clean=cfg.p_clean)
+    if cfg.degradation == "first":
+        return DegradationConfig(scale=cfg.scale, p_clean=cfg.p_clean)
+    raise ValueError(f"unknown degradation {cfg.degradation!r}; expected 'second' or 'first'")
+
+
+def _distributed() -> tuple[int, int, int, bool]:
+    """Return ``(rank, world, local_rank, initialised_here)``; starts the process
+    group (NCCL with CUDA, else Gloo) when ``WORLD_SIZE`` > 1 and none is running."""
+    if dist.is_available() and dist.is_initialized():
+        return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), False
+    world = int(os.environ.get("WORLD_SIZE", "1"))
+    if world <= 1:
+        return 0, 1, 0, False
+    dist.init_process_group("nccl" if torch.cuda.is_available() else "gloo")
+    return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), True
+
+
+def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None) -> Path:
+    """Run (or resume) one training stage, alone or as one rank of a DDP job; return the checkpoint path.
 
     Resumes from ``cfg.out/last.pt`` when it exists (weights, optimisers, step,
-    elapsed time and RNG states; the learning rate comes from ``cfg``). Stops at
-    ``cfg.steps`` steps or after ``cfg.max_minutes``, and always writes a final
-    checkpoint, also when interrupted by an exception. Every ``cfg.log_every``
-    steps a row ``step, elapsed_s, l_pix, l_percep, l_gan, l_d_real, l_d_fake``
-    (losses of that step, unitless; 0 where unused) is appended to ``log.csv``.
+    elapsed time and torch RNG state; the learning rate comes from ``cfg``).
+    Stops at ``cfg.steps`` steps or after ``cfg.max_minutes`` (rank 0's clock,
+    shared with every rank), and always writes a final checkpoint, also when
+    interrupted by an exception. Every ``cfg.log_every`` steps a row ``step,
+    elapsed_s, l_pix, l_percep, l_gan, l_d_real, l_d_fake`` (losses of that
+    step averaged over ranks, unitless; 0 where unused) is appended to
+    ``log.csv`` by rank 0.
+
+    Distributed runs: when the environment has ``WORLD_SIZE`` > 1 (set by
+    ``torchrun``), the process group is started here (NCCL with CUDA, Gloo
+    otherwise) and destroyed at the end; an already started group is used as is.
 
     Args:
         cfg: the stage's settings.
-        progress: show a tqdm progress bar.
+        progress: show a tqdm progress bar (rank 0 only).
+        state_out: if a dict, it receives this rank's final ``"gen"``, ``"ema"``
+            and (GAN stage) ``"disc"`` state dicts (CPU copies), e.g. to check
+            that every rank ended with the same weights.
 
     Returns:
         Path of ``cfg.out/last.pt``: a ``torch.save`` dict with ``gen``,
-        ``ema`` (state dicts, float32), ``opt_g``, ``step``, ``elapsed``
-        (seconds), ``config`` (``asdict(cfg)``), ``rng``, and for the GAN stage
-        ``disc`` and ``opt_d``.
+        ``ema`` (state dicts, float32, CPU), ``opt_g``, ``step``, ``elapsed``
+        (seconds), ``config`` (``asdict(cfg)``), ``rng`` (``{"torch": state}``),
+        ``world`` (number of ranks), and for the GAN stage ``disc`` and ``opt_d``.
 
     Raises:
-        ValueError: unknown ``cfg.stage``.
+        ValueError: unknown ``cfg.stage``, ``cfg.degradation`` or
+            ``cfg.perceptual``; ``hr_size`` not divisible by the scale.
         FileNotFoundError: the data folder has no usable image, or ``cfg.init``
             does not exist.
-        restorer.weights.WeightsNotFoundError: the GAN stage cannot find VGG16
-            weights.
+        restorer.weights.WeightsNotFoundError: the GAN stage cannot find the
+            perceptual network's weights.
         KeyError, RuntimeError: ``last.pt`` or ``cfg.init`` does not match the
             stage or the generator's shape.
     """
+    if cfg.stage not in ("psnr", "gan"):
+        raise ValueError(f"unknown stage {cfg.stage!r}; expected 'psnr' or 'gan'")
+    deg_cfg = _degradation_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
+    rank, world, local_rank, own_group = _distributed()
+    if cfg.device == "auto":
+        device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
+    else:
+        device = torch.device(cfg.device)
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
     out = Path(cfg.out)
-    out.mkdir(parents=True, exist_ok=True)
+    if rank == 0:
+        out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    sampler = PatchSampler(cfg.data, cfg.hr_size, DegradationConfig(scale=cfg.scale, p_clean=cfg.p_clean), seed=cfg.seed)
+    dataset = PatchDataset(load_photos(cfg.data, cfg.hr_size, cfg.prescale), cfg.hr_size, deg_cfg, seed=cfg.seed)
 
     gen = RestorerCompact(num_feat=cfg.num_feat, num_conv=cfg.num_conv, scale=cfg.scale)
     if cfg.init:
-        _load_generator_weights(gen, cfg.init)
-    ema = copy.deepcopy(gen).eval()
-    for p in ema.parameters():
-        p.requires_grad_(False)
-    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-    disc = opt_d = percep = None
+        _load_generator_weights(gen, cfg.init, cfg.init_partial)
+    disc = percep = None
     if cfg.stage == "gan":
         disc = UNetDiscriminatorSN(num_feat=cfg.d_feat)
-        opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
-        percep = VGGPerceptualLoss()
-    elif cfg.stage != "psnr":
-        raise ValueError(f"unknown stage {cfg.stage!r}; expected 'psnr' or 'gan'")
+        percep = make_perceptual_loss(cfg.perceptual).to(device)
 
     ckpt_path = out / "last.pt"
     step = 0
     elapsed = 0.0
-    if ckpt_path.exists():
-        ck = torch.load(ckpt_path, map_location="cpu", weights_only=True)
+    ck = torch.load(ckpt_path, map_location="cpu", weights_only=True) if ckpt_path.exists() else None
+    if ck is not None:
         gen.load_state_dict(ck["gen"])
-        ema.load_state_dict(ck["ema"])
-        opt_g.load_state_dict(ck["opt_g"])
         if disc is not None:
             disc.load_state_dict(ck["disc"])
+    gen.to(device)
+    ema = copy.deepcopy(gen).eval()
+    for p in ema.parameters():
+        p.requires_grad_(False)
+    if disc is not None:
+        disc.to(device)
+    opt_g = torch.optim.Adam(gen.parameters(), lr=cfg.lr, betas=(0.9, 0.99))
+    opt_d = torch.optim.Adam(disc.parameters(), lr=cfg.lr, betas=(0.9, 0.99)) if disc is not None else None
+    if ck is not None:
+        ema.load_state_dict(ck["ema"])
+        opt_g.load_state_dict(ck["opt_g"])
+        if opt_d is not None:
             opt_d.load_state_dict(ck["opt_d"])
         # The learning rate comes from the current config, so a resumed run may change it.
         for opt in (opt_g, opt_d):
@@ -175,78 +265,120 @@ def train(cfg: TrainConfig, progress: bool = True) -> Path:
                 for group in opt.param_groups:
                     group["lr"] = cfg.lr
         torch.set_rng_state(ck["rng"]["torch"])
-        sampler.set_state(ck["rng"]["sampler"])
         step = ck["step"]
         elapsed = ck.get("elapsed", 0.0)
+    del ck
+
+    gen_core, disc_core = gen, disc
+    if world > 1:
+        from torch.nn.parallel import DistributedDataParallel as DDP
+
+        ids = [device.index] if device.type == "cuda" else None
+        gen = DDP(gen, device_ids=ids)
+        if disc is not None:
+            disc = DDP(disc, device_ids=ids)
 
     def checkpoint() -> None:
-        payload = {"gen": gen.state_dict(), "ema": ema.state_dict(), "opt_g": opt_g.state_dict(),
-                   "step": step, "elapsed": elapsed, "config": asdict(cfg), "rng": _rng_state(sampler)}
+        if rank != 0:
+            return
+        payload = {"gen": {k: v.cpu() for k, v in gen_core.state_dict().items()},
+                   "ema": {k: v.cpu() for k, v in ema.state_dict().items()},
+                   "opt_g": opt_g.state_dict(), "step": step, "elapsed": elapsed, "config": asdict(cfg),
+                   "rng": {"torch": torch.get_rng_state()}, "world": world}
         if disc is not None:
-            payload["disc"] = disc.state_dict()
+            payload["disc"] = {k: v.cpu() for k, v in disc_core.state_dict().items()}
             payload["opt_d"] = opt_d.state_dict()
         _save(ckpt_path, payload)
+        if cfg.keep_every and step % cfg.keep_every == 0:
+            _save(out / f"step_{step}.pt", payload)
 
-    log_path = out / "log.csv"
-    new_log = not log_path.exists()
-    log = open(log_path, "a", newline="")
-    writer = csv.writer(log)
-    if new_log:
-        writer.writerow(["step", "elapsed_s", "l_pix", "l_percep", "l_gan", "l_d_real", "l_d_fake"])
+    log = writer = bar = None
+    if rank == 0:
+        log_path = out / "log.csv"
+        new_log = not log_path.exists()
+        log = open(log_path, "a", newline="")
+        writer = csv.writer(log)
+        if new_log:
+            writer.writerow(["step", "elapsed_s", "l_pix", "l_percep", "l_gan", "l_d_real", "l_d_fake"])
+        if progress:
+            from tqdm import tqdm
 
-    bar = None
-    if progress:
-        from tqdm import tqdm
+            bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.stage}", unit="step")
 
-        bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.stage}", unit="step")
+    loader = iter(make_loader(dataset, cfg.batch, step, rank, world, cfg.workers))
     gen.train()
     t0 = time.perf_counter() - elapsed
     try:
         while step < cfg.steps:
-            lr_img, hr_img = sampler.sample(cfg.batch)
+            lr_img, hr_img = next(loader)
+            lr_img = lr_img.to(device, non_blocking=True)
+            hr_img = hr_img.to(device, non_blocking=True)
             sr = gen(lr_img)
             l_pix = F.l1_loss(sr, hr_img)
             loss = cfg.w_pix * l_pix
-            row = [l_pix.item(), 0.0, 0.0, 0.0, 0.0]
+            zero = l_pix.detach() * 0
+            row = [l_pix.detach(), zero, zero, zero, zero]
             if disc is not None:
-                for p in disc.parameters():
-                    p.requires_grad_(False)
+                disc_core.requires_grad_(False)
                 l_percep = percep(sr, hr_img)
-                l_g = gan_loss(disc(sr), True)
+                # the unwrapped discriminator: no DDP reduction for its (absent) gradients here
+                l_g = gan_loss(disc_core(sr), True)
                 loss = loss + cfg.w_percep * l_percep + cfg.w_gan * l_g
-                row[1], row[2] = l_percep.item(), l_g.item()
+                row[1], row[2] = l_percep.detach(), l_g.detach()
             opt_g.zero_grad(set_to_none=True)
             loss.backward()
             opt_g.step()
             if disc is not None:
-                for p in disc.parameters():
-                    p.requires_grad_(True)
+                disc_core.requires_grad_(True)
                 opt_d.zero_grad(set_to_none=True)
-                l_real = gan_loss(disc(hr_img), True)
-                l_fake = gan_loss(disc(sr.detach().clamp(0, 1)), False)
+                # real and fake in one forward pass, so DDP reduces once per step
+                logits = disc(torch.cat([hr_img, sr.detach().clamp(0, 1)]))
+                n = hr_img.shape[0]
+                l_real = gan_loss(logits[:n], True)
+                l_fake = gan_loss(logits[n:], False)
                 (l_real + l_fake).backward()
                 opt_d.step()
-                row[3], row[4] = l_real.item(), l_fake.item()
+                row[3], row[4] = l_real.detach(), l_fake.detach()
             with torch.no_grad():
-                for pe, pg in zip(ema.parameters(), gen.parameters()):
+                for pe, pg in zip(ema.parameters(), gen_core.parameters()):
                     pe.lerp_(pg, 1.0 - cfg.ema)
             step += 1
             elapsed = time.perf_counter() - t0
+            stop = bool(cfg.max_minutes and elapsed > cfg.max_minutes * 60)
+            if world > 1:
+                flag = torch.tensor([float(stop)], device=device)
+                dist.broadcast(flag, 0)  # rank 0's clock decides, so every rank stops at the same step
+                stop = bool(flag.item())
             if step % cfg.log_every == 0:
-                writer.writerow([step, round(elapsed, 2)] + [round(v, 6) for v in row])
-                log.flush()
+                vals = torch.stack(row).float()
+                if world > 1:
+                    dist.all_reduce(vals)
+                    vals /= world
+                if writer is not None:
+                    writer.writerow([step, round(elapsed, 2)] + [round(v, 6) for v in vals.tolist()])
+                    log.flush()
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(l1=f"{row[0]:.4f}")
+                bar.set_postfix(l1=f"{row[0].item():.4f}")
             if step % cfg.ckpt_every == 0:
                 checkpoint()
-            if cfg.max_minutes and elapsed > cfg.max_minutes * 60:
+            if stop:
                 break
     finally:
         checkpoint()
-        log.close()
+        if log is not None:
+            log.close()
         if bar is not None:
             bar.close()
+    if state_out is not None:
+        state_out["gen"] = {k: v.detach().cpu().clone() for k, v in gen_core.state_dict().items()}
+        state_out["ema"] = {k: v.detach().cpu().clone() for k, v in ema.state_dict().items()}
+        if disc_core is not None:
+            state_out["disc"] = {k: v.detach().cpu().clone() for k, v in disc_core.state_dict().items()}
+    if world > 1:
+        dist.barrier()  # the checkpoint is on disk before any rank returns
+        if own_group:
+            dist.destroy_process_group()
     return ckpt_path
 
 

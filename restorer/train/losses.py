@@ -1,4 +1,4 @@
-"""Training losses: pixel (L1), perceptual (VGG16 features) and GAN.
+"""Training losses: pixel (L1), perceptual (VGG16 features or LPIPS) and GAN.
 
 The combination and default weights follow Real-ESRGAN (Wang et al., ICCVW 2021):
 ``L = 1.0 * L1 + 1.0 * L_percep + 0.1 * L_GAN``.
@@ -11,7 +11,8 @@ from torch import nn
 
 from restorer.weights import BACKBONE_LAYERS, backbone_state_dict
 
-__all__ = ["VGGPerceptualLoss", "gan_loss", "IMAGENET_MEAN", "IMAGENET_STD"]
+__all__ = ["VGGPerceptualLoss", "LPIPSLoss", "make_perceptual_loss", "PERCEPTUAL_LOSSES", "gan_loss",
+           "IMAGENET_MEAN", "IMAGENET_STD"]
 
 #: ImageNet normalisation (RGB mean and std of inputs in [0, 1]) used by
 #: torchvision's pretrained backbones.
@@ -87,6 +88,61 @@ class VGGPerceptualLoss(nn.Module):
     def train(self, mode: bool = True):  # keep the backbone in eval mode
         """Keep the frozen backbone in eval mode whatever ``mode`` is."""
         return super().train(False)
+
+
+class LPIPSLoss(nn.Module):
+    """LPIPS v0.1 (Zhang et al., CVPR 2018) as a training loss: the batch mean of
+    :class:`restorer.metrics.LPIPS` between SR and HR.
+
+    Args:
+        net: ``"vgg16"`` or ``"alex"``.
+
+    Input: two float32 tensors (N, 3, H, W) in [0, 1], H and W at least 16
+    (VGG) or 31 (Alex). Output: 0-dim tensor >= 0; gradients flow to ``sr``;
+    the network is frozen.
+
+    Raises:
+        restorer.weights.WeightsNotFoundError: LPIPS weights unavailable offline.
+    """
+
+    def __init__(self, net: str = "vgg16"):
+        super().__init__()
+        from restorer.metrics.lpips import LPIPS
+
+        self.lpips = LPIPS(net)
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+        """Return mean LPIPS(sr, hr) over the batch (0-dim float32 tensor)."""
+        return self.lpips(sr, hr).mean()
+
+    def train(self, mode: bool = True):  # keep the backbone in eval mode
+        """Keep the frozen network in eval mode whatever ``mode`` is."""
+        return super().train(False)
+
+
+#: Names accepted by :func:`make_perceptual_loss` (``--perceptual``).
+PERCEPTUAL_LOSSES = ("vgg", "lpips-vgg", "lpips-alex")
+
+
+def make_perceptual_loss(name: str) -> nn.Module:
+    """Build the perceptual term of the GAN stage.
+
+    Args:
+        name: ``"vgg"`` (:class:`VGGPerceptualLoss`, per-layer weights 0.1, 0.1,
+            1, 1, 1), ``"lpips-vgg"`` or ``"lpips-alex"`` (:class:`LPIPSLoss`).
+
+    Returns:
+        A frozen module ``(sr, hr) -> 0-dim loss``, on the CPU.
+
+    Raises:
+        ValueError: unknown ``name``.
+        restorer.weights.WeightsNotFoundError: weights unavailable offline.
+    """
+    if name == "vgg":
+        return VGGPerceptualLoss()
+    if name in ("lpips-vgg", "lpips-alex"):
+        return LPIPSLoss("vgg16" if name == "lpips-vgg" else "alex")
+    raise ValueError(f"unknown perceptual loss {name!r}; expected one of {', '.join(PERCEPTUAL_LOSSES)}")
 
 
 def gan_loss(logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
