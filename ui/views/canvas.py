@@ -13,12 +13,12 @@ from dataclasses import dataclass, field
 
 from PySide6.QtCore import QPointF, QRectF, QSizeF, Qt, Signal
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QSizePolicy, QWidget
+from PySide6.QtWidgets import QSizePolicy, QVBoxLayout, QWidget
 
 from ..pyramid import ImagePyramid
 from ..viewport import ZOOM_STEP, Viewport
 
-__all__ = ["Layer", "Overlay", "ImageCanvas", "paint_layer", "BACKGROUND"]
+__all__ = ["Layer", "Overlay", "ImageCanvas", "SingleCanvasView", "paint_layer", "BACKGROUND"]
 
 #: Pane background behind the image.
 BACKGROUND = QColor(40, 40, 40)
@@ -221,3 +221,37 @@ class ImageCanvas(QWidget):
     def resizeEvent(self, event) -> None:  # noqa: N802 - Qt override
         super().resizeEvent(event)
         self.resized.emit()
+
+
+class SingleCanvasView(QWidget):
+    """A view made of one before/after canvas filling the widget (slider, toggle, loupe).
+
+    Subclasses set :attr:`canvas_class`, an :class:`ImageCanvas` subclass with
+    ``before`` and ``after`` attributes; :meth:`set_content` hands them the two
+    layers and repaints.
+    """
+
+    #: The canvas type this view shows.
+    canvas_class: type[ImageCanvas] = ImageCanvas
+
+    def __init__(self, viewport: Viewport, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.canvas = self.canvas_class(viewport, self)
+        layout = QVBoxLayout(self)
+        layout.setContentsMargins(0, 0, 0, 0)
+        layout.addWidget(self.canvas)
+
+    @property
+    def panes(self) -> list[ImageCanvas]:
+        """The one pane."""
+        return [self.canvas]
+
+    @property
+    def primary(self) -> ImageCanvas:
+        """The one pane."""
+        return self.canvas
+
+    def set_content(self, layers: list[Layer], before: Layer | None, after: Layer | None) -> None:
+        """Show ``before`` and ``after`` (``layers``, every picture, is not used by single-canvas views)."""
+        self.canvas.before, self.canvas.after = before, after
+        self.canvas.update()

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QPointF, QRectF, Qt
 from PySide6.QtGui import QColor, QPainter, QPainterPath, QPen
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ..viewport import MAX_ZOOM, Viewport
-from .canvas import BACKGROUND, ImageCanvas, Layer, paint_layer
+from .canvas import BACKGROUND, ImageCanvas, Layer, SingleCanvasView, paint_layer
 
 __all__ = ["LoupeCanvas", "LoupeView"]
 
@@ -79,28 +79,11 @@ class LoupeCanvas(ImageCanvas):
         super().wheelEvent(event)
 
 
-class LoupeView(QWidget):
+class LoupeView(SingleCanvasView):
     """The loupe view: one :class:`LoupeCanvas`."""
 
+    canvas_class = LoupeCanvas
+
     def __init__(self, viewport: Viewport, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.canvas = LoupeCanvas(viewport, self)
+        super().__init__(viewport, parent)
         self.canvas.setCursor(Qt.CursorShape.CrossCursor)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
-
-    @property
-    def panes(self) -> list[ImageCanvas]:
-        """The one pane."""
-        return [self.canvas]
-
-    @property
-    def primary(self) -> ImageCanvas:
-        """The one pane."""
-        return self.canvas
-
-    def set_content(self, layers: list[Layer], before: Layer | None, after: Layer | None) -> None:
-        """Magnify ``before`` | ``after``."""
-        self.canvas.before, self.canvas.after = before, after
-        self.canvas.update()

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ..viewport import Viewport
-from .canvas import ImageCanvas, Layer, paint_layer
+from .canvas import ImageCanvas, Layer, SingleCanvasView, paint_layer
 
 __all__ = ["SliderCanvas", "SliderView"]
 
@@ -116,27 +116,7 @@ class SliderCanvas(ImageCanvas):
         super().mouseReleaseEvent(event)
 
 
-class SliderView(QWidget):
+class SliderView(SingleCanvasView):
     """The split-slider view: one :class:`SliderCanvas`."""
 
-    def __init__(self, viewport: Viewport, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.canvas = SliderCanvas(viewport, self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
-
-    @property
-    def panes(self) -> list[ImageCanvas]:
-        """The one pane."""
-        return [self.canvas]
-
-    @property
-    def primary(self) -> ImageCanvas:
-        """The one pane."""
-        return self.canvas
-
-    def set_content(self, layers: list[Layer], before: Layer | None, after: Layer | None) -> None:
-        """Split ``before`` | ``after``."""
-        self.canvas.before, self.canvas.after = before, after
-        self.canvas.update()
+    canvas_class = SliderCanvas

@@ -3,10 +3,10 @@ from __future__ import annotations
 
 from PySide6.QtCore import Qt, Signal
 from PySide6.QtGui import QPainter
-from PySide6.QtWidgets import QVBoxLayout, QWidget
+from PySide6.QtWidgets import QWidget
 
 from ..viewport import Viewport
-from .canvas import ImageCanvas, Layer
+from .canvas import ImageCanvas, Layer, SingleCanvasView
 
 __all__ = ["ToggleCanvas", "ToggleView", "TOGGLE_KEY"]
 
@@ -75,26 +75,14 @@ class ToggleCanvas(ImageCanvas):
         super().mouseReleaseEvent(event)
 
 
-class ToggleView(QWidget):
+class ToggleView(SingleCanvasView):
     """The toggle view: one :class:`ToggleCanvas`."""
 
+    canvas_class = ToggleCanvas
+
     def __init__(self, viewport: Viewport, parent: QWidget | None = None) -> None:
-        super().__init__(parent)
-        self.canvas = ToggleCanvas(viewport, self)
-        layout = QVBoxLayout(self)
-        layout.setContentsMargins(0, 0, 0, 0)
-        layout.addWidget(self.canvas)
+        super().__init__(viewport, parent)
         self.setFocusProxy(self.canvas)
-
-    @property
-    def panes(self) -> list[ImageCanvas]:
-        """The one pane."""
-        return [self.canvas]
-
-    @property
-    def primary(self) -> ImageCanvas:
-        """The one pane."""
-        return self.canvas
 
     def set_content(self, layers: list[Layer], before: Layer | None, after: Layer | None) -> None:
         """Flip between ``before`` and ``after``."""
