@@ -156,14 +156,30 @@ class RegionMetrics:
 
     def _fill(self, gy0: int, gy1: int, gx0: int, gx1: int) -> None:
         """Compute the LPIPS distance maps and the SSIM map for the grid cells
-        [gy0, gy1) x [gx0, gx1) not yet cached (their bounding rectangle, in blocks)."""
+        [gy0, gy1) x [gx0, gx1) not yet cached.
+
+        The missing cells are covered by a few rectangles, not by their bounding
+        box: consecutive grid rows whose missing cells span the same columns form
+        one rectangle. A diagonal pan thus computes an L-shaped strip (two
+        rectangles) instead of re-computing the cached interior."""
         sub = self._done[gy0:gy1, gx0:gx1]
         if bool(sub.all()):
             return
-        rows = (~sub).any(1).nonzero().flatten()
-        cols = (~sub).any(0).nonzero().flatten()
-        gy0, gy1 = gy0 + int(rows[0]), gy0 + int(rows[-1]) + 1
-        gx0, gx1 = gx0 + int(cols[0]), gx0 + int(cols[-1]) + 1
+        spans: list[tuple[int, int, int, int]] = []  # (row0, row1, col0, col1) in grid cells
+        for r in range(sub.shape[0]):
+            cols = (~sub[r]).nonzero().flatten()
+            if cols.numel() == 0:
+                continue
+            c0, c1 = gx0 + int(cols[0]), gx0 + int(cols[-1]) + 1
+            if spans and spans[-1][1] == gy0 + r and spans[-1][2:] == (c0, c1):
+                spans[-1] = (spans[-1][0], gy0 + r + 1, c0, c1)
+            else:
+                spans.append((gy0 + r, gy0 + r + 1, c0, c1))
+        for r0, r1, c0, c1 in spans:
+            self._fill_rect(r0, r1, c0, c1)
+
+    def _fill_rect(self, gy0: int, gy1: int, gx0: int, gx1: int) -> None:
+        """Compute the LPIPS distance maps and the SSIM map for grid cells [gy0, gy1) x [gx0, gx1), in blocks."""
         py0, py1 = gy0 * GRID, min(self.height, gy1 * GRID)
         px0, px1 = gx0 * GRID, min(self.width, gx1 * GRID)
         boxes = [(py0 + a, py0 + b, px0 + c, px0 + d) for a, b, c, d in blocks(py1 - py0, px1 - px0, self._block)]
