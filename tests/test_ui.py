@@ -839,3 +839,23 @@ def test_dropped_folder_opens_its_first_readable_image(qtbot, window, tmp_path, 
     qtbot.addWidget(other)
     assert other.open_paths([folder], block=True) and other.image_path == folder / "b.png"
     assert len(errors) == 2
+
+
+def test_reference_from_the_menu_decodes_off_the_gui_thread(qtbot, window, small_png, tmp_path, errors, fast_metrics):
+    """File ▸ Load reference decodes on a worker: the reference arrives later, on the
+    document that was current when asked; a broken file shows one error box."""
+    window.open_image(small_png)
+    ref = tmp_path / "ref.png"
+    Image.fromarray(_photo_like(40, 48, seed=5)).save(ref)
+    assert window.load_reference(ref, block=False)
+    assert window.doc.reference is None  # not decoded on the GUI thread
+    qtbot.waitUntil(lambda: window.doc.reference is not None, timeout=TIMEOUT_MS)
+    assert window.doc.reference_path == ref
+    assert tuple(window.doc.reference.rgb.shape[-2:]) == (40, 48)
+    assert [layer.key for layer in window.workbench.layers][-1] == "reference"
+    broken = tmp_path / "broken_ref.png"
+    broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
+    assert window.load_reference(broken, block=False)
+    qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
+    assert errors[0][0] == "Cannot open reference" and "broken_ref.png" in errors[0][1]
+    assert window.doc.reference_path == ref  # the good reference stays

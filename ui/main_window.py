@@ -687,32 +687,66 @@ class MainWindow(QMainWindow):
         start = str(self.image_path.parent) if self.image_path else ""
         path, _ = QFileDialog.getOpenFileName(self, "Load reference image", start, OPEN_FILTER)
         if path:
-            self.load_reference(path)
+            self.load_reference(path, block=False)
 
-    def load_reference(self, path: str | Path) -> bool:
+    def load_reference(self, path: str | Path, block: bool = True) -> bool:
         """Load a ground-truth image for the current document, to score the
         restored and bicubic images against; it must have the output's size,
-        otherwise the metrics panel says so. Returns True when it was read,
-        False after an error box (nothing is raised)."""
+        otherwise the metrics panel says so.
+
+        Args:
+            path: the reference image file.
+            block: decode on the GUI thread (scripts, tests); False decodes on a
+                worker thread (the File menu: a large reference takes seconds) and
+                attaches it to the document that was current when asked.
+
+        Returns:
+            True when read (``block``) or being read; False after an error box
+            (nothing is raised).
+        """
         if self.doc is None:
             self.statusBar().showMessage("Open an image first.", 5000)
             return False
-        from restorer.io import load_image
-
         path = Path(path)
-        try:
-            with _wait_cursor():
-                reference = load_image(path)
-                pyramid = ImagePyramid(tensor_to_qimage(reference.rgb))
-        except Exception as exc:  # noqa: BLE001
+        if block:
+            try:
+                with _wait_cursor():
+                    reference, pyramid, _ = _load_work(None, path)
+            except Exception as exc:  # noqa: BLE001
+                self.show_error("Cannot open reference", _one_line(exc))
+                return False
+            self._set_reference(self.doc, path, reference, pyramid)
+            return True
+        job = Job(lambda j: _load_work(j, path), self)
+        job.path, job.doc = path, self.doc
+        job.succeeded.connect(self._on_reference_loaded)
+        job.failed.connect(self._on_reference_failed)
+        self._retired.append(job)  # waited for on close
+        self.statusBar().showMessage(f"Opening reference {path}…")
+        job.start()
+        return True
+
+    def _on_reference_loaded(self, job: Job, loaded) -> None:
+        job.wait()
+        if not self._closing:
+            reference, pyramid, _ = loaded
+            self._set_reference(job.doc, job.path, reference, pyramid)
+            self.statusBar().showMessage(f"Reference {job.path}", 5000)
+
+    def _on_reference_failed(self, job: Job, exc: BaseException) -> None:
+        job.wait()
+        if not self._closing:
+            self.statusBar().clearMessage()
             self.show_error("Cannot open reference", _one_line(exc))
-            return False
-        self.doc.reference, self.doc.reference_path, self.doc.reference_pyramid = reference, path, pyramid
-        for result in self.doc.results.values():
+
+    def _set_reference(self, doc: Document, path: Path, reference, pyramid: ImagePyramid) -> None:
+        """Attach a decoded reference to ``doc``; its scores are recomputed when shown."""
+        doc.reference, doc.reference_path, doc.reference_pyramid = reference, path, pyramid
+        for result in doc.results.values():
             result.metrics.pop("after_ref", None)
             result.metrics.pop("before_ref", None)
-        self._show_current()
-        return True
+        if doc is self.doc:
+            self._show_current()
 
     def save_dialog(self) -> None:
         """Ask for a file name (suggesting ``{stem}_restored_x{scale}.png`` beside
