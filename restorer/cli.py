@@ -6,6 +6,7 @@ one-line message on stderr (the traceback only with ``--debug``).
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import math
 import os
@@ -72,6 +73,20 @@ def _colour_arg(text: str) -> tuple[float, float, float]:
     return tuple(v / 255.0 for v in vals)
 
 
+def _add_config_arguments(parser: argparse.ArgumentParser) -> None:
+    """Add one flag per :class:`restorer.train.config.TrainConfig` field (``hr_size`` -> ``--hr-size``),
+    with the field's default, type, choices and help, so the defaults are written once."""
+    from restorer.train.config import TrainConfig
+
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        if isinstance(f.default, bool):
+            parser.add_argument(flag, action="store_true", help=f.metadata["help"])
+        else:
+            parser.add_argument(flag, type=type(f.default), default=f.default, choices=f.metadata["choices"],
+                                help=f.metadata["help"])
+
+
 def build_parser() -> argparse.ArgumentParser:
     """Return the argparse parser for ``restore``, ``models``, ``compare`` and ``train``
     (DESIGN.md section 6). ``--debug`` is accepted before and after the
@@ -136,35 +151,8 @@ def build_parser() -> argparse.ArgumentParser:
     c.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
 
     t = sub.add_parser("train", help="train the generator (PSNR stage, then GAN stage)")
-    t.add_argument("--data", default="data/train", help="folder of HR photos (scripts/fetch_training_photos.sh)")
-    t.add_argument("--out", default="runs/x4", help="run folder (checkpoints, log.csv); resumes if it has last.pt")
-    t.add_argument("--stage", choices=["psnr", "gan"], default="psnr")
-    t.add_argument("--steps", type=int, default=1000)
-    t.add_argument("--batch", type=int, default=16)
-    t.add_argument("--hr-size", type=int, default=128, help="HR patch side in pixels")
-    t.add_argument("--lr", type=float, default=2e-4)
-    t.add_argument("--scale", type=int, default=4)
-    t.add_argument("--num-feat", type=int, default=48)
-    t.add_argument("--num-conv", type=int, default=16)
-    t.add_argument("--init", default="", help="generator weights to start from (.pt checkpoint or .safetensors)")
-    t.add_argument("--max-minutes", type=float, default=0.0, help="stop after this wall time (0 = no limit)")
-    t.add_argument("--threads", type=int, default=0, help="torch CPU threads (0 = default)")
+    _add_config_arguments(t)
     t.add_argument("--export", default="", help="after training, write the EMA generator here (.safetensors)")
-    t.add_argument("--seed", type=int, default=0)
-    t.add_argument("--degradation", choices=["second", "first"], default="second",
-                   help="second: Real-ESRGAN's second-order model; first: the first-order one")
-    t.add_argument("--p-clean", type=float, default=0.2, help="probability of a clean bicubic LR patch")
-    t.add_argument("--perceptual", choices=["vgg", "lpips-vgg", "lpips-alex"], default="vgg",
-                   help="perceptual term of the GAN stage")
-    t.add_argument("--w-pix", type=float, default=1.0, help="L1 weight")
-    t.add_argument("--w-percep", type=float, default=1.0, help="perceptual weight (GAN stage)")
-    t.add_argument("--w-gan", type=float, default=0.1, help="adversarial weight (GAN stage)")
-    t.add_argument("--workers", type=int, default=0, help="data-loader processes degrading patches")
-    t.add_argument("--init-partial", action="store_true",
-                   help="load only matching tensors of --init (e.g. a x4 body into a x2 model)")
-    t.add_argument("--ckpt-every", type=int, default=200, help="checkpoint period in steps")
-    t.add_argument("--keep-every", type=int, default=0, help="keep step_N.pt every N steps (0 = never)")
-    t.add_argument("--device", default="auto", help="auto, cpu or cuda (DDP: each rank's own GPU)")
     t.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
     return p
 
@@ -558,7 +546,7 @@ def cmd_train(args) -> int:
 
     Args:
         args: namespace from :func:`build_parser` for ``train`` (fields map
-            one to one onto :class:`restorer.train.loop.TrainConfig`, plus
+            one to one onto :class:`restorer.train.config.TrainConfig`, plus
             ``export``).
 
     Returns:
@@ -570,13 +558,7 @@ def cmd_train(args) -> int:
     """
     from restorer.train.loop import TrainConfig, export_generator, train
 
-    cfg = TrainConfig(data=args.data, out=args.out, stage=args.stage, steps=args.steps, batch=args.batch,
-                      hr_size=args.hr_size, lr=args.lr, scale=args.scale, num_feat=args.num_feat,
-                      num_conv=args.num_conv, init=args.init, max_minutes=args.max_minutes, threads=args.threads,
-                      seed=args.seed, degradation=args.degradation, p_clean=args.p_clean,
-                      perceptual=args.perceptual, w_pix=args.w_pix, w_percep=args.w_percep, w_gan=args.w_gan,
-                      workers=args.workers, init_partial=args.init_partial, ckpt_every=args.ckpt_every,
-                      keep_every=args.keep_every, device=args.device)
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
     ckpt = train(cfg)
     if args.export and int(os.environ.get("RANK", "0")) == 0:
         print(f"exported {export_generator(ckpt, args.export)}")

@@ -40,7 +40,8 @@ from PIL import Image
 
 __all__ = ["DegradationConfig", "degrade", "bicubic_downscale", "gaussian_kernel", "jpeg",
            "SecondOrderConfig", "degrade_second_order", "generalized_gaussian_kernel", "plateau_kernel",
-           "sinc_kernel", "mixed_kernel", "filter2d", "add_gaussian_noise", "add_poisson_noise"]
+           "sinc_kernel", "mixed_kernel", "filter2d", "add_gaussian_noise", "add_poisson_noise",
+           "FAMILIES", "MixConfig", "degrade_family", "degrade_mix"]
 
 
 @dataclass(frozen=True)
@@ -589,3 +590,107 @@ def degrade_second_order(hr: torch.Tensor, rng: np.random.Generator,
         if k_final is not None:
             x = filter2d(x, k_final)
     return (torch.round(x.clamp(0, 1) * 255.0) / 255.0)[0]
+
+
+# ---------------------------------------------------------------------------
+# Mixture of degradation families (issue 11)
+# ---------------------------------------------------------------------------
+
+#: Degradation families of :func:`degrade_family`, in the order of ``MixConfig.probs``.
+FAMILIES = ("clean", "web_jpeg", "phone", "second")
+
+
+@dataclass(frozen=True)
+class MixConfig:
+    """A mixture of the degradations users bring (:func:`degrade_mix`).
+
+    Families (:data:`FAMILIES`), each drawn with probability ``probs``:
+
+    * ``clean``: downscaled screenshots and renders: antialiased bicubic,
+      bilinear or area downscale, nothing else.
+    * ``web_jpeg``: a web image: antialiased downscale, JPEG quality
+      ``jpeg_quality`` (4:2:0), with ``p_double_jpeg`` a second save at
+      ``jpeg2_quality`` (re-uploads).
+    * ``phone``: a phone shot: Gaussian blur (sigma ``blur_sigma`` HR pixels,
+      anisotropic with p 0.5), antialiased downscale, sensor noise at LR
+      resolution (Gaussian sigma ``noise_sigma`` on the 0..255 scale, grey
+      with p 0.3, or with ``p_poisson`` Poisson noise of scale
+      ``poisson_scale``), then JPEG ``phone_jpeg``.
+    * ``second``: Real-ESRGAN's second-order model (:func:`degrade_second_order`,
+      ``p_clean`` 0), for breadth.
+
+    Ranges lie inside Real-ESRGAN's (Wang et al., ICCVW 2021) and BSRGAN's
+    (Zhang et al., ICCV 2021) except the web-JPEG quality, which goes down to
+    20 (Real-ESRGAN: 30) because web thumbnails do.
+    """
+
+    scale: int = 4
+    probs: tuple[float, float, float, float] = (0.15, 0.3, 0.3, 0.25)
+    jpeg_quality: tuple[int, int] = (20, 90)
+    p_double_jpeg: float = 0.3
+    jpeg2_quality: tuple[int, int] = (60, 95)
+    blur_sigma: tuple[float, float] = (0.3, 2.0)
+    noise_sigma: tuple[float, float] = (1.0, 20.0)
+    p_poisson: float = 0.3
+    poisson_scale: tuple[float, float] = (0.05, 2.0)
+    phone_jpeg: tuple[int, int] = (50, 95)
+
+
+def _aa_downscale(x: torch.Tensor, scale: int, rng: np.random.Generator) -> torch.Tensor:
+    """Antialiased downscale by ``scale`` with a random kernel (bicubic, bilinear or area)."""
+    h, w = x.shape[-2:]
+    mode = ("bicubic", "bilinear", "area")[int(rng.integers(3))]
+    if mode == "area":
+        return F.interpolate(x, size=(h // scale, w // scale), mode="area")
+    return F.interpolate(x, size=(h // scale, w // scale), mode=mode, antialias=True, align_corners=False).clamp(0, 1)
+
+
+def degrade_family(hr: torch.Tensor, rng: np.random.Generator, family: str,
+                   cfg: MixConfig = MixConfig()) -> torch.Tensor:
+    """Degrade one HR image with one family of :class:`MixConfig`.
+
+    Args:
+        hr: CPU float32 tensor (3, H, W) in [0, 1], H and W divisible by ``cfg.scale``.
+        rng: the only source of randomness.
+        family: one of :data:`FAMILIES`.
+        cfg: ranges.
+
+    Returns:
+        float32 tensor (3, H // scale, W // scale) in [0, 1], rounded to 8 bits.
+
+    Raises:
+        ValueError: unknown ``family``.
+    """
+    x = hr.unsqueeze(0)
+    s = cfg.scale
+    if family == "second":
+        return degrade_second_order(hr, rng, SecondOrderConfig(scale=s, p_clean=0.0))
+    if family == "clean":
+        x = _aa_downscale(x, s, rng)
+    elif family == "web_jpeg":
+        x = _aa_downscale(x, s, rng)
+        x = jpeg(x[0], int(rng.integers(cfg.jpeg_quality[0], cfg.jpeg_quality[1] + 1)))[None]
+        if rng.random() < cfg.p_double_jpeg:
+            x = jpeg(x[0], int(rng.integers(cfg.jpeg2_quality[0], cfg.jpeg2_quality[1] + 1)))[None]
+    elif family == "phone":
+        sx = rng.uniform(*cfg.blur_sigma)
+        sy = rng.uniform(*cfg.blur_sigma) if rng.random() < 0.5 else sx
+        x = filter2d(x, gaussian_kernel(KERNEL_PAD_TO, sx, sy, rng.uniform(0, math.pi)))
+        x = _aa_downscale(x, s, rng)
+        if rng.random() < cfg.p_poisson:
+            x = add_poisson_noise(x, rng, float(rng.uniform(*cfg.poisson_scale)), bool(rng.random() < 0.3))
+        else:
+            x = add_gaussian_noise(x, rng, float(rng.uniform(*cfg.noise_sigma)), bool(rng.random() < 0.3))
+        x = jpeg(x[0], int(rng.integers(cfg.phone_jpeg[0], cfg.phone_jpeg[1] + 1)))[None]
+    else:
+        raise ValueError(f"unknown degradation family {family!r}; expected one of {', '.join(FAMILIES)}")
+    return (torch.round(x.clamp(0, 1) * 255.0) / 255.0)[0]
+
+
+def degrade_mix(hr: torch.Tensor, rng: np.random.Generator, cfg: MixConfig = MixConfig()) -> torch.Tensor:
+    """Degrade one HR image with a family drawn from ``cfg.probs`` (:func:`degrade_family`).
+
+    Same arguments and result as :func:`degrade_family`, without ``family``.
+    """
+    family = FAMILIES[int(rng.choice(len(FAMILIES), p=np.asarray(cfg.probs) / sum(cfg.probs)))]
+    return degrade_family(hr, rng, family, cfg)

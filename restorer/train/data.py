@@ -24,7 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, ImageOps
 
-from restorer.degradations import DegradationConfig, SecondOrderConfig, degrade, degrade_second_order
+from restorer.degradations import (DegradationConfig, MixConfig, SecondOrderConfig, degrade, degrade_mix,
+                                   degrade_second_order)
 from restorer.io import IMAGE_EXTENSIONS
 
 __all__ = ["load_photos", "PatchDataset", "StepSampler", "make_loader"]
@@ -78,9 +79,10 @@ class PatchDataset(torch.utils.data.Dataset):
     (probability proportional to its area), a uniformly placed ``hr_size``
     square, a random horizontal flip (p 0.5) and a rotation by a multiple of 90
     degrees, then degrades the patch with :func:`restorer.degradations.degrade`
-    (a :class:`~restorer.degradations.DegradationConfig`) or
+    (a :class:`~restorer.degradations.DegradationConfig`),
     :func:`restorer.degradations.degrade_second_order` (a
-    :class:`~restorer.degradations.SecondOrderConfig`).
+    :class:`~restorer.degradations.SecondOrderConfig`) or
+    :func:`restorer.degradations.degrade_mix` (a :class:`~restorer.degradations.MixConfig`).
 
     Args:
         photos: uint8 arrays (H, W, 3), each at least ``hr_size`` on both sides
@@ -99,7 +101,7 @@ class PatchDataset(torch.utils.data.Dataset):
     """
 
     def __init__(self, photos: list[np.ndarray], hr_size: int,
-                 cfg: DegradationConfig | SecondOrderConfig = SecondOrderConfig(), seed: int = 0):
+                 cfg: DegradationConfig | SecondOrderConfig | MixConfig = SecondOrderConfig(), seed: int = 0):
         if hr_size % cfg.scale:
             raise ValueError(f"hr_size {hr_size} is not divisible by the scale {cfg.scale}")
         if any(min(p.shape[:2]) < hr_size for p in photos):
@@ -125,7 +127,9 @@ class PatchDataset(torch.utils.data.Dataset):
             patch = patch[:, ::-1]
         patch = np.rot90(patch, k=int(rng.integers(0, 4)))
         hr = torch.from_numpy(np.ascontiguousarray(patch)).permute(2, 0, 1).float() / 255.0
-        if isinstance(self.cfg, SecondOrderConfig):
+        if isinstance(self.cfg, MixConfig):
+            lr = degrade_mix(hr, rng, self.cfg)
+        elif isinstance(self.cfg, SecondOrderConfig):
             lr = degrade_second_order(hr, rng, self.cfg)
         else:
             lr = degrade(hr, rng, self.cfg)

@@ -15,7 +15,9 @@ a constant rate (Real-ESRGAN uses 2e-4 for its PSNR stage and 1e-4 for its GAN
 stage).
 
 Training pairs come from :class:`restorer.train.data.PatchDataset` through a
-``DataLoader`` (``workers`` processes degrade patches on the CPU); sample ``i``
+``DataLoader`` (``workers`` processes degrade patches on the CPU), or, with
+``pool``, from a precomputed on-disk pool of its samples
+(:mod:`restorer.train.pool`, part of it refreshed every epoch); sample ``i``
 depends only on ``(seed, i)``.
 
 Distributed: launched by ``torchrun --nproc_per_node=N main.py train ...``
@@ -36,93 +38,26 @@ from __future__ import annotations
 
 import copy
 import csv
+import hashlib
 import os
 import time
 import warnings
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from pathlib import Path
 
 import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from restorer.degradations import DegradationConfig, SecondOrderConfig
+from restorer.degradations import DegradationConfig, MixConfig, SecondOrderConfig
 from restorer.models.discriminator import UNetDiscriminatorSN
 from restorer.models.generator import RestorerCompact
+from restorer.train.config import TrainConfig
 from restorer.train.data import PatchDataset, load_photos, make_loader
+from restorer.train.pool import PairPool, PoolDataset
 from restorer.train.losses import gan_loss, make_perceptual_loss
 
 __all__ = ["TrainConfig", "train", "export_generator"]
-
-
-@dataclass
-class TrainConfig:
-    """Settings of one training stage (sizes in pixels, learning rates per step).
-
-    Attributes:
-        data: folder of HR photos (:func:`restorer.train.data.load_photos`).
-        out: run folder: ``last.pt`` (checkpoint, resumed from) and ``log.csv``.
-        stage: ``"psnr"`` (L1 only) or ``"gan"``.
-        scale, num_feat, num_conv: generator shape (:class:`RestorerCompact`).
-        steps: total optimiser steps, counted across resumes.
-        batch, hr_size: patches per step (per rank) and HR patch side in pixels.
-        lr: Adam learning rate of the generator and the discriminator.
-        w_pix, w_percep, w_gan: loss weights of the GAN stage (Real-ESRGAN's
-            1 : 1 : 0.1); the PSNR stage uses ``w_pix`` only.
-        perceptual: perceptual term of the GAN stage: ``"vgg"`` (VGG16 features,
-            per-layer weights), ``"lpips-vgg"`` or ``"lpips-alex"``
-            (:func:`restorer.train.losses.make_perceptual_loss`).
-        d_feat: discriminator base width (Real-ESRGAN: 64).
-        ema: EMA decay per step (0.999, as Real-ESRGAN).
-        ckpt_every, log_every: checkpoint and CSV-log periods, in steps.
-        keep_every: also keep a copy ``step_{N}.pt`` every this many steps (0 = never).
-        seed: seed of torch and of the data stream.
-        threads: torch CPU threads of the training process (0 = torch's default).
-        workers: data-loader worker processes that degrade patches (0 = none).
-        init: generator weights to start from: a ``.pt`` checkpoint (its EMA) or
-            a ``.safetensors`` file (then replaced by ``last.pt`` when resuming).
-        init_partial: load only the tensors of ``init`` whose names and shapes
-            match (e.g. the body of a x4 model into a x2 one); the rest keeps its
-            fresh initialisation.
-        max_minutes: wall-time limit in minutes, counted across resumes (0 = none).
-        degradation: ``"second"`` (Real-ESRGAN's second-order model,
-            :class:`restorer.degradations.SecondOrderConfig`) or ``"first"``
-            (:class:`restorer.degradations.DegradationConfig`).
-        p_clean: probability of a clean bicubic LR patch (both degradations).
-        prescale: downscale factor of the photos at load time (DESIGN.md section 4).
-        device: ``"auto"`` (the rank's CUDA device when available, else CPU),
-            ``"cpu"`` or ``"cuda"``.
-    """
-
-    data: str = "data/train"
-    out: str = "runs/x4"
-    stage: str = "psnr"  # "psnr" or "gan"
-    scale: int = 4
-    num_feat: int = 48
-    num_conv: int = 16
-    steps: int = 1000
-    batch: int = 16
-    hr_size: int = 128
-    lr: float = 2e-4
-    w_pix: float = 1.0
-    w_percep: float = 1.0
-    w_gan: float = 0.1
-    perceptual: str = "vgg"
-    d_feat: int = 32
-    ema: float = 0.999
-    ckpt_every: int = 200
-    log_every: int = 10
-    keep_every: int = 0
-    seed: int = 0
-    threads: int = 0  # 0: leave torch's default
-    workers: int = 0
-    init: str = ""  # generator weights to start from (.pt checkpoint or .safetensors)
-    init_partial: bool = False
-    max_minutes: float = 0.0  # stop (with a checkpoint) after this wall time; 0 = no limit
-    degradation: str = "second"
-    p_clean: float = 0.2
-    prescale: float = 2.0
-    device: str = "auto"
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -158,7 +93,9 @@ def _degradation_config(cfg: TrainConfig):
         return SecondOrderConfig(scale=cfg.scale, p_clean=cfg.p_clean)
     if cfg.degradation == "first":
         return DegradationConfig(scale=cfg.scale, p_clean=cfg.p_clean)
-    raise ValueError(f"unknown degradation {cfg.degradation!r}; expected 'second' or 'first'")
+    if cfg.degradation == "mix":
+        return MixConfig(scale=cfg.scale)
+    raise ValueError(f"unknown degradation {cfg.degradation!r}; expected 'second', 'first' or 'mix'")
 
 
 def _distributed() -> tuple[int, int, int, bool]:
@@ -228,7 +165,19 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    dataset = PatchDataset(load_photos(cfg.data, cfg.hr_size, cfg.prescale), cfg.hr_size, deg_cfg, seed=cfg.seed)
+    photos = load_photos(cfg.data, cfg.hr_size, cfg.prescale)
+    dataset = PatchDataset(photos, cfg.hr_size, deg_cfg, seed=cfg.seed)
+    pool = None
+    if cfg.pool:
+        key = {"photos": hashlib.sha1(repr([p.shape for p in photos]).encode()).hexdigest()[:16],
+               "degradation": repr(deg_cfg), "seed": cfg.seed, "prescale": cfg.prescale}
+        if rank == 0:
+            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=cfg.workers).build(progress=progress)
+        if world > 1:
+            dist.barrier()
+        if rank != 0:
+            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=0)
+        dataset = PoolDataset(pool, seed=cfg.seed)
 
     gen = RestorerCompact(num_feat=cfg.num_feat, num_conv=cfg.num_conv, scale=cfg.scale)
     if cfg.init:
@@ -305,11 +254,18 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
 
             bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.stage}", unit="step")
 
-    loader = iter(make_loader(dataset, cfg.batch, step, rank, world, cfg.workers))
+    loader = iter(make_loader(dataset, cfg.batch, step, rank, world, 0 if pool else cfg.workers))
+    epoch_steps = max(1, cfg.pool_size // (cfg.batch * world))
+    start_step = step
     gen.train()
     t0 = time.perf_counter() - elapsed
     try:
         while step < cfg.steps:
+            if pool is not None and step % epoch_steps in (0, start_step % epoch_steps):
+                if rank == 0:  # new pairs for part of the pool, once per epoch (restorer.train.pool)
+                    pool.refresh_to(step // epoch_steps, cfg.pool_refresh)
+                if world > 1:
+                    dist.barrier()
             lr_img, hr_img = next(loader)
             lr_img = lr_img.to(device, non_blocking=True)
             hr_img = hr_img.to(device, non_blocking=True)

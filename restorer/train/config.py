@@ -1,0 +1,55 @@
+"""Training settings, one dataclass importable without torch (the ``train`` CLI builds its flags from it)."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+__all__ = ["TrainConfig"]
+
+
+def _opt(default, help: str, choices: tuple | None = None):
+    """A :class:`TrainConfig` field with its command-line help (``restorer.cli`` builds ``train``'s flags from them)."""
+    return field(default=default, metadata={"help": help, "choices": choices})
+
+
+@dataclass
+class TrainConfig:
+    """Settings of one training stage; each field is also a ``train`` flag (``hr_size`` -> ``--hr-size``).
+
+    Sizes in pixels, learning rates per step, wall time in minutes. The field
+    metadata's ``help`` is the one description of each setting; loss weights and
+    EMA are Real-ESRGAN's (Wang et al., ICCVW 2021) unless noted.
+    """
+
+    data: str = _opt("data/train", "folder of HR photos (scripts/fetch_training_photos.sh)")
+    out: str = _opt("runs/x4", "run folder (checkpoints, log.csv); resumes if it has last.pt")
+    stage: str = _opt("psnr", "psnr: L1 only; gan: L1 + perceptual + GAN", ("psnr", "gan"))
+    scale: int = _opt(4, "SR factor")
+    num_feat: int = _opt(48, "generator width (RestorerCompact)")
+    num_conv: int = _opt(16, "generator body convolutions (even)")
+    steps: int = _opt(1000, "total optimiser steps, counted across resumes")
+    batch: int = _opt(16, "patches per step per rank")
+    hr_size: int = _opt(128, "HR patch side in pixels")
+    lr: float = _opt(2e-4, "Adam learning rate of generator and discriminator")
+    w_pix: float = _opt(1.0, "L1 weight")
+    w_percep: float = _opt(1.0, "perceptual weight (GAN stage)")
+    w_gan: float = _opt(0.1, "adversarial weight (GAN stage)")
+    perceptual: str = _opt("vgg", "perceptual term of the GAN stage", ("vgg", "lpips-vgg", "lpips-alex"))
+    d_feat: int = _opt(32, "discriminator base width (Real-ESRGAN: 64)")
+    ema: float = _opt(0.999, "generator EMA decay per step")
+    ckpt_every: int = _opt(200, "checkpoint period in steps")
+    log_every: int = _opt(10, "log.csv period in steps")
+    keep_every: int = _opt(0, "keep step_N.pt every N steps (0 = never)")
+    seed: int = _opt(0, "seed of torch and of the data stream")
+    threads: int = _opt(0, "torch CPU threads (0 = default)")
+    workers: int = _opt(0, "processes that degrade patches (data loader, or the pool's builder)")
+    init: str = _opt("", "generator weights to start from (.pt checkpoint's EMA or .safetensors)")
+    init_partial: bool = _opt(False, "load only matching tensors of --init (e.g. a x4 body into a x2 model)")
+    max_minutes: float = _opt(0.0, "stop (with a checkpoint) after this wall time, across resumes (0 = no limit)")
+    degradation: str = _opt("second", "second: Real-ESRGAN's second-order model; first: the first-order one; "
+                            "mix: families of restorer.degradations.MixConfig", ("second", "first", "mix"))
+    p_clean: float = _opt(0.2, "probability of a clean bicubic LR patch (first, second)")
+    prescale: float = _opt(2.0, "downscale factor of the photos at load time (DESIGN.md section 4)")
+    pool: str = _opt("", "folder of a precomputed pool of degraded pairs (restorer.train.pool); '' = degrade per step")
+    pool_size: int = _opt(12000, "pairs in the pool")
+    pool_refresh: float = _opt(0.25, "fraction of the pool replaced by new pairs each epoch (pool_size / batch steps)")
+    device: str = _opt("auto", "auto, cpu or cuda (DDP: each rank's own GPU)")
