@@ -1,22 +1,23 @@
-"""Held-out validation of training runs: the perceptual-loss ablation and learning curves.
+"""Held-out validation of training runs: ablations, checkpoint choice and learning curves.
 
 Not the product benchmark (that is :mod:`bench.quality`, on the benchmark photos):
-this scores generators on crops of training-style photos that a run did not
-train on (``runs/data/heldout``: every 9th of the sorted training photos, see
-``docs/TRAINING.md``), degraded two ways:
+this scores generators on crops of training-style images that a run did not
+train on (``runs/data/heldout``: every 9th of the sorted training images, see
+``docs/TRAINING.md``), degraded by every family users bring, each with its own
+fixed seeds (``[10_000 + family, crop]``; training draws use ``[run seed,
+sample index]``):
 
-* ``bicubic``: Pillow-equivalent antialiased bicubic downscale
-  (:func:`restorer.degradations.bicubic_downscale`);
-* ``second``: :func:`restorer.degradations.degrade_second_order` with
-  ``p_clean=0`` and its own fixed seeds (``[10_000, crop]``; training draws use
-  ``[run seed, sample index]``), i.e. the training distribution, other draws.
+* ``bicubic``: antialiased bicubic downscale (:func:`restorer.degradations.bicubic_downscale`);
+* ``web_jpeg``, ``phone``, ``second``: :func:`restorer.degradations.degrade_family`
+  (web JPEG; blur + sensor noise + JPEG; Real-ESRGAN's second-order model).
 
-Photos are prescaled by 2 as in training; crops of ``crop`` HR pixels are placed
+Images are prescaled by 2 as in training; crops of ``crop`` HR pixels are placed
 by ``numpy.random.default_rng([seed, photo])``. Metrics: :func:`restorer.metrics.compare`.
 
 Usage::
 
-    python -m bench.heldout --data runs/data/heldout --model NAME=PATH[:gen|:ema] ... --out FILE_STEM
+    python -m bench.heldout --model NAME=PATH[:gen|:ema] ... --out FILE_STEM
+    python -m bench.heldout --curve RUN_DIR [RUN_DIR ...] --out FILE_STEM   # every step_N.pt (EMA), by wall hours
 """
 from __future__ import annotations
 
@@ -27,13 +28,17 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from restorer.degradations import SecondOrderConfig, bicubic_downscale, degrade_second_order
+from restorer.degradations import FAMILIES, MixConfig, bicubic_downscale, degrade_family
 from restorer.metrics import compare
 from restorer.models.generator import RestorerCompact
 from restorer.train.data import load_photos
 
 #: Metrics averaged per track.
 METRICS = ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")
+#: Tracks of the held-out set: the clean downscale, then the degraded families.
+TRACKS = ("bicubic",) + tuple(f for f in FAMILIES if f != "clean")
+#: First seed word of each degraded track; ``second`` keeps issue 5's held-out draws.
+_SEEDS = {"second": 10_000, "web_jpeg": 10_001, "phone": 10_002}
 
 
 def heldout_set(folder: str | Path, scale: int = 4, crops_per_photo: int = 4, crop: int = 192,
@@ -49,14 +54,14 @@ def heldout_set(folder: str | Path, scale: int = 4, crops_per_photo: int = 4, cr
 
     Returns:
         One dict per crop: ``hr`` (1, 3, crop, crop) float32 in [0, 1], and
-        ``lr`` mapping track name (``bicubic``, ``second``) to (1, 3, crop //
-        scale, crop // scale) float32 in [0, 1].
+        ``lr`` mapping each of :data:`TRACKS` to (1, 3, crop // scale, crop // scale)
+        float32 in [0, 1].
 
     Raises:
         FileNotFoundError: no photo of at least ``crop`` pixels in ``folder``.
     """
     items = []
-    cfg = SecondOrderConfig(scale=scale, p_clean=0.0)
+    cfg = MixConfig(scale=scale)
     for p, img in enumerate(load_photos(folder, crop, prescale=2.0)):
         rng = np.random.default_rng([seed, p])
         for _ in range(crops_per_photo):
@@ -64,8 +69,10 @@ def heldout_set(folder: str | Path, scale: int = 4, crops_per_photo: int = 4, cr
             x = int(rng.integers(0, img.shape[1] - crop + 1))
             hr = torch.from_numpy(np.ascontiguousarray(img[y:y + crop, x:x + crop])).permute(2, 0, 1).float() / 255
             k = len(items)
-            lr = {"bicubic": bicubic_downscale(hr[None], scale),
-                  "second": degrade_second_order(hr, np.random.default_rng([10_000, k]), cfg)[None]}
+            lr = {"bicubic": bicubic_downscale(hr[None], scale)}
+            for family in TRACKS[1:]:
+                rng_f = np.random.default_rng([_SEEDS[family], k])
+                lr[family] = degrade_family(hr, rng_f, family, cfg)[None]
             items.append({"hr": hr[None], "lr": lr})
     return items
 
@@ -106,27 +113,9 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4) -
     return out
 
 
-def main(argv: list[str] | None = None) -> int:
-    """CLI: evaluate ``--model NAME=SPEC`` entries (plus bicubic) and write ``--out``.json/.md."""
-    p = argparse.ArgumentParser(prog="python -m bench.heldout")
-    p.add_argument("--data", default="runs/data/heldout")
-    p.add_argument("--model", action="append", default=[], help="NAME=PATH[:gen|:ema]")
-    p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--out", type=Path, required=True, help="output file stem (.json and .md are written)")
-    p.add_argument("--title", default="Held-out validation")
-    p.add_argument("--crops-per-photo", type=int, default=4)
-    args = p.parse_args(argv)
-    items = heldout_set(args.data, args.scale, crops_per_photo=args.crops_per_photo)
-    results = {"bicubic upsampling": evaluate(None, items, args.scale)}
-    for entry in args.model:
-        name, _, spec = entry.partition("=")
-        results[name] = evaluate(load_generator(spec), items, args.scale)
-        print(name, json.dumps(results[name]), flush=True)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.with_suffix(".json").write_text(json.dumps({"crops": len(items), "data": args.data,
-                                                          "models": args.model, "results": results}, indent=1))
-    lines = [f"# {args.title}", "", f"{len(items)} crops of {args.data}, x{args.scale}.", ""]
-    for track in ("bicubic", "second"):
+def _table(title: str, note: str, results: dict[str, dict]) -> str:
+    lines = [f"# {title}", "", note, ""]
+    for track in next(iter(results.values())):
         lines += [f"Track `{track}`:", "", "| method | LPIPS-Alex | LPIPS-VGG | DISTS | PSNR dB | SSIM |",
                   "|---|---|---|---|---|---|"]
         for name, r in results.items():
@@ -134,8 +123,62 @@ def main(argv: list[str] | None = None) -> int:
             lines.append(f"| {name} | {m['lpips_alex']:.4f} | {m['lpips_vgg']:.4f} | {m['dists']:.4f} | "
                          f"{m['psnr']:.2f} | {m['ssim']:.4f} |")
         lines.append("")
-    args.out.with_suffix(".md").write_text("\n".join(lines))
-    print("\n".join(lines))
+    return "\n".join(lines)
+
+
+def curve_points(runs: list[Path]) -> list[tuple[str, Path, float]]:
+    """``(label, checkpoint, wall hours)`` of every ``step_N.pt`` and ``last.pt`` of ``runs``, in
+    order; a later run's hours start where the previous run's last checkpoint ended (stages in a row)."""
+    points, offset = [], 0.0
+    for run in runs:
+        cks = sorted(run.glob("step_*.pt"), key=lambda q: int(q.stem.split("_")[1])) + [run / "last.pt"]
+        end = 0.0
+        for ck in cks:
+            if not ck.exists():
+                continue
+            meta = torch.load(ck, map_location="cpu", weights_only=True)
+            end = meta.get("elapsed", 0.0)
+            points.append((f"{run.name} step {meta['step']}", ck, offset + end / 3600))
+        offset += end / 3600
+    return points
+
+
+def main(argv: list[str] | None = None) -> int:
+    """CLI: evaluate ``--model NAME=SPEC`` entries, or every checkpoint of ``--curve`` runs
+    (plus bicubic), and write ``--out``.json/.md."""
+    p = argparse.ArgumentParser(prog="python -m bench.heldout")
+    p.add_argument("--data", default="runs/data/heldout")
+    p.add_argument("--model", action="append", default=[], help="NAME=PATH[:gen|:ema]")
+    p.add_argument("--curve", type=Path, nargs="+", default=[], metavar="RUN_DIR",
+                   help="learning curve: the EMA of each step_N.pt and last.pt of these runs, in order")
+    p.add_argument("--scale", type=int, default=4)
+    p.add_argument("--out", type=Path, required=True, help="output file stem (.json and .md are written)")
+    p.add_argument("--title", default="Held-out validation")
+    p.add_argument("--crops-per-photo", type=int, default=4)
+    args = p.parse_args(argv)
+    items = heldout_set(args.data, args.scale, crops_per_photo=args.crops_per_photo)
+    results = {"bicubic upsampling": evaluate(None, items, args.scale)}
+    hours = {}
+    for entry in args.model:
+        name, _, spec = entry.partition("=")
+        results[name] = evaluate(load_generator(spec), items, args.scale)
+        print(name, json.dumps(results[name]), flush=True)
+    for name, ck, h in curve_points(args.curve):
+        results[name] = evaluate(load_generator(f"{ck}:ema"), items, args.scale)
+        hours[name] = h
+        print(f"{name} ({h:.2f} h)", {t: round(r["lpips_alex"], 4) for t, r in results[name].items()}, flush=True)
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.with_suffix(".json").write_text(json.dumps(
+        {"crops": len(items), "data": args.data, "models": args.model, "curve": [str(r) for r in args.curve],
+         "wall_hours": hours, "results": results}, indent=1))
+    text = _table(args.title, f"{len(items)} crops of {args.data}, x{args.scale}.", results)
+    if hours:
+        text += "\nLearning curve, LPIPS-Alex (lower is better) against wall hours of training:\n\n"
+        text += "| checkpoint | wall h | " + " | ".join(TRACKS) + " |\n|---|---|" + "---|" * len(TRACKS) + "\n"
+        for name, h in hours.items():
+            text += f"| {name} | {h:.2f} | " + " | ".join(f"{results[name][t]['lpips_alex']:.4f}" for t in TRACKS) + " |\n"
+    args.out.with_suffix(".md").write_text(text)
+    print(text)
     return 0
 
 

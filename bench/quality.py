@@ -12,6 +12,12 @@ photo cropped to a multiple of 4 (the v1 benchmark, without Real-ESRGAN). Two tr
   noise (sigma 5 on the 0..255 scale, seed 0), JPEG quality 75. Made with Pillow,
   independently of ``restorer.degradations`` (so none of the training
   degradations' random draws), inside the ranges of both training pipelines.
+* ``jpeg`` (issue 11): Pillow bicubic downscale by 4, then JPEG at a quality
+  spread evenly over 30..50 across the photos (:data:`JPEG_QUALITIES`): web
+  thumbnails.
+
+``--track all`` runs the three and also writes ``quality_x{scale}.md``, every
+method on every track in one table.
 
 Methods: Pillow bicubic and Lanczos, each ``--model`` (ours; ``LABEL=NAME|PATH``
 gives it a label), and with ``--realesrgan`` Real-ESRGAN x4plus through
@@ -23,7 +29,7 @@ them to ``bench/results/quality_x4_{track}.{json,md}``.
 Usage::
 
     python main.py bench quality [--model [LABEL=]NAME|PATH ...] [--realesrgan] [--crop WxH|0]
-        [--track bicubic|realistic|all] [--out bench/results]
+        [--track bicubic|realistic|jpeg|all] [--out bench/results]
 """
 from __future__ import annotations
 
@@ -46,13 +52,17 @@ from restorer.models import load_model
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Keys of :func:`restorer.metrics.compare` averaged over the photos.
 METRICS = ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")
+#: The benchmark's tracks (see :func:`degrade_lr`).
+TRACKS = ("bicubic", "realistic", "jpeg")
+#: JPEG quality range of the ``jpeg`` track, spread evenly over the photos in order.
+JPEG_QUALITIES = (30, 50)
 
 
 def _tensor(im: Image.Image) -> torch.Tensor:
     return from_pil(im.convert("RGB")).rgb
 
 
-def degrade_lr(hr_im: Image.Image, track: str, scale: int = 4) -> Image.Image:
+def degrade_lr(hr_im: Image.Image, track: str, scale: int = 4, quality: int = 40) -> Image.Image:
     """Make the LR input of a benchmark track from an HR Pillow image.
 
     Args:
@@ -62,7 +72,9 @@ def degrade_lr(hr_im: Image.Image, track: str, scale: int = 4) -> Image.Image:
             ``GaussianBlur(1.2)`` (sigma in HR pixels), bicubic downscale,
             Gaussian noise sigma 5 on the 0..255 scale (``default_rng(0)``, so
             the same for every run), then JPEG quality 75 (Pillow, 4:2:0).
+            ``"jpeg"``: bicubic downscale, then JPEG at ``quality`` (Pillow, 4:2:0).
         scale: integer downscale factor.
+        quality: JPEG quality of the ``jpeg`` track.
 
     Returns:
         RGB Pillow image (8-bit) of size (W // scale, H // scale).
@@ -70,21 +82,26 @@ def degrade_lr(hr_im: Image.Image, track: str, scale: int = 4) -> Image.Image:
     Raises:
         ValueError: unknown ``track``.
     """
-    w, h = hr_im.size
-    if track == "bicubic":
-        return hr_im.resize((w // scale, h // scale), Image.BICUBIC)
-    if track != "realistic":
-        raise ValueError(f"unknown track {track!r}")
     import io
 
     from PIL import ImageFilter
 
+    def jpeg(im: Image.Image, q: int) -> Image.Image:
+        buf = io.BytesIO()
+        im.save(buf, format="JPEG", quality=q)
+        buf.seek(0)
+        return Image.open(buf).convert("RGB")
+
+    w, h = hr_im.size
+    if track == "bicubic":
+        return hr_im.resize((w // scale, h // scale), Image.BICUBIC)
+    if track == "jpeg":
+        return jpeg(hr_im.resize((w // scale, h // scale), Image.BICUBIC), quality)
+    if track != "realistic":
+        raise ValueError(f"unknown track {track!r}")
     lr = hr_im.filter(ImageFilter.GaussianBlur(1.2)).resize((w // scale, h // scale), Image.BICUBIC)
     arr = np.asarray(lr, dtype=np.float32) + np.random.default_rng(0).normal(0, 5, (h // scale, w // scale, 3))
-    buf = io.BytesIO()
-    Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8)).save(buf, format="JPEG", quality=75)
-    buf.seek(0)
-    return Image.open(buf).convert("RGB")
+    return jpeg(Image.fromarray(np.clip(arr + 0.5, 0, 255).astype(np.uint8)), 75)
 
 
 def _realesrgan_upscaler():
@@ -131,7 +148,7 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
         out_dir: folder for ``quality_x{scale}_{track}.json`` and ``.md`` (created).
         scale: SR factor (integer; Real-ESRGAN x4plus needs 4).
         tile: tile side in LR pixels for :func:`restorer.inference.restore`.
-        track: ``"bicubic"`` or ``"realistic"`` (see :func:`degrade_lr`).
+        track: one of :data:`TRACKS` (see :func:`degrade_lr`).
         crop: HR crop (width, height) in pixels, multiples of ``scale``; None =
             whole photos.
         realesrgan: also run Real-ESRGAN x4plus (key ``Real-ESRGAN x4plus``).
@@ -163,10 +180,11 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
     timings: dict[str, float] = {m: 0.0 for m in loaded}
     if resr is not None:
         timings["Real-ESRGAN x4plus"] = 0.0
-    for path in photos:
+    lo, hi = JPEG_QUALITIES
+    for i, path in enumerate(photos):
         hr_im = _centre_crop(Image.open(path).convert("RGB"), crop, scale)
         w, h = hr_im.size
-        lr_im = degrade_lr(hr_im, track, scale)
+        lr_im = degrade_lr(hr_im, track, scale, quality=lo + round((hi - lo) * i / max(1, len(photos) - 1)))
         hr = _tensor(hr_im)
         outs = {
             "bicubic": _tensor(lr_im.resize((w, h), Image.BICUBIC)),
@@ -228,7 +246,7 @@ def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="restorer bench quality")
     p.add_argument("--model", action="append", default=None,
                    help="[LABEL=]model name or file (repeatable)")
-    p.add_argument("--track", choices=["bicubic", "realistic", "all"], default="all")
+    p.add_argument("--track", choices=[*TRACKS, "all"], default="all")
     p.add_argument("--crop", default="384x288", help="HR crop WxH (multiples of the scale), or 0 for whole photos")
     p.add_argument("--realesrgan", action="store_true", help="also run Real-ESRGAN x4plus (bench extra)")
     p.add_argument("--scale", type=int, default=4, choices=[2, 3, 4], help="SR factor of the tracks")
@@ -245,11 +263,34 @@ def main(argv: list[str] | None = None) -> int:
                 raise ValueError
         except ValueError:
             p.error(f"--crop must be WxH with positive multiples of 4, or 0; got {args.crop!r}")
-    for track in (["bicubic", "realistic"] if args.track == "all" else [args.track]):
-        run(args.model or ["restorer-x4"], args.out, scale=args.scale, track=track, crop=crop,
-            realesrgan=args.realesrgan)
+    results = {}
+    for track in (TRACKS if args.track == "all" else [args.track]):
+        results[track] = run(args.model or ["restorer-x4"], args.out, scale=args.scale, track=track, crop=crop,
+                             realesrgan=args.realesrgan)
         print((args.out / f"quality_x{args.scale}_{track}.md").read_text())
+    if args.track == "all":
+        text = summary(results, args.scale)
+        (args.out / f"quality_x{args.scale}.md").write_text(text)
+        print(text)
     return 0
+
+
+def summary(results: dict[str, dict], scale: int) -> str:
+    """One Markdown table of every method on every track (``{track: run() result}``): LPIPS-Alex,
+    DISTS, PSNR, SSIM, and LPIPS-Alex as a ratio of bicubic's (and of Real-ESRGAN x4plus's when run)."""
+    crop = next(iter(results.values()))["crop"]
+    where = f"centred {crop[0]}x{crop[1]} HR crops" if crop else "whole photos"
+    lines = [f"# Quality, x{scale}, every track ({where} of the 12 benchmark photos)", "",
+             "| track | method | LPIPS-Alex ↓ | DISTS ↓ | PSNR dB ↑ | SSIM ↑ | LPIPS / bicubic | LPIPS / Real-ESRGAN |",
+             "|---|---|---|---|---|---|---|---|"]
+    for track, res in results.items():
+        mean = res["mean"]
+        peer = mean.get("Real-ESRGAN x4plus", {}).get("lpips_alex")
+        for m, r in mean.items():
+            ratio = f"{r['lpips_alex'] / peer:.2f}" if peer else "-"
+            lines.append(f"| {track} | {m} | {r['lpips_alex']:.4f} | {r['dists']:.4f} | {r['psnr']:.2f} | "
+                         f"{r['ssim']:.4f} | {r['lpips_alex'] / mean['bicubic']['lpips_alex']:.2f} | {ratio} |")
+    return "\n".join(lines) + "\n"
 
 
 if __name__ == "__main__":

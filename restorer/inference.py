@@ -2,9 +2,9 @@
 
 Tiling (as in Real-ESRGAN's ``tile``/``tile_pad`` options): the LR image is cut
 into ``tile`` x ``tile`` pieces; each is run with ``tile_pad`` extra LR pixels of
-real context on every side (clipped at the image border, where the model sees
-the same border as on the whole image), and only the tile's own part of the
-output is kept. When ``tile_pad`` is at least the generator's receptive-field
+context on every side (the image reflected beyond its edges, :func:`padded_piece`,
+so the network's own zero padding never reaches the output), and only the tile's
+own part of the output is kept. When ``tile_pad`` is at least the generator's receptive-field
 radius, the tiled output equals the whole-image output up to float rounding.
 
 Two entry points: :func:`restore`/:func:`upscale` return float tensors (the desktop
@@ -26,7 +26,7 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-__all__ = ["Cancelled", "pick_device", "pick_dtype", "upscale", "restore", "resize", "default_tile_pad",
+__all__ = ["Cancelled", "pick_device", "pick_dtype", "upscale", "restore", "resize", "default_tile_pad", "padded_piece",
            "RestoreResult", "restore_into", "auto_tile", "tile_bytes", "available_memory", "is_out_of_memory",
            "InsufficientMemoryError", "aa_weights"]
 
@@ -130,6 +130,26 @@ def default_tile_pad(model) -> int:
     return int(radius()) if callable(radius) else 16
 
 
+def padded_piece(x: torch.Tensor, box: tuple[int, int, int, int], pad: int) -> torch.Tensor:
+    """The tile ``box`` = (x0, y0, x1, y1) of ``x`` (N, C, H, W) with ``pad`` pixels of context on
+    every side, (N, C, y1 - y0 + 2 pad, x1 - x0 + 2 pad); beyond the image's edges the context is
+    the image reflected (replicated when the image is too small to reflect).
+
+    The generator then never sees its own zero padding in the kept centre, so flat areas stay flat
+    up to every edge. Real-ESRGAN's ``RealESRGANer`` reflect-pads (``pre_pad``) the bottom and right
+    only; we pad all four sides.
+    """
+    h, w = x.shape[-2:]
+    x0, y0, x1, y1 = box
+    px0, py0, px1, py1 = max(x0 - pad, 0), max(y0 - pad, 0), min(x1 + pad, w), min(y1 + pad, h)
+    piece = x[:, :, py0:py1, px0:px1]
+    ext = (px0 - (x0 - pad), x1 + pad - px1, py0 - (y0 - pad), y1 + pad - py1)  # left, right, top, bottom
+    if any(ext):
+        fits = max(ext[:2]) < piece.shape[-1] and max(ext[2:]) < piece.shape[-2]
+        piece = F.pad(piece, ext, mode="reflect" if fits else "replicate")
+    return piece
+
+
 def _is_cancelled(cancel) -> bool:
     if cancel is None:
         return False
@@ -224,9 +244,7 @@ def upscale(
                             raise Cancelled("cancelled")
                         y0, x0 = iy * t, ix * t
                         y1, x1 = min(y0 + t, h), min(x0 + t, w)
-                        py0, px0 = max(y0 - pad, 0), max(x0 - pad, 0)
-                        py1, px1 = min(y1 + pad, h), min(x1 + pad, w)
-                        piece = lr[:, :, py0:py1, px0:px1]
+                        piece = padded_piece(lr, (x0, y0, x1, y1), pad)
                         res = run(piece, dtype)
                         if dtype != torch.float32 and not torch.isfinite(res).all():
                             warnings.warn("non-finite output in half precision: rerunning in fp32", stacklevel=2)
@@ -235,8 +253,8 @@ def upscale(
                             res = run(piece, dtype)
                         if not torch.isfinite(res).all():
                             raise RuntimeError("the model produced NaN/inf values in fp32")
-                        oy, ox = (y0 - py0) * scale, (x0 - px0) * scale
-                        crop = res[:, :, oy : oy + (y1 - y0) * scale, ox : ox + (x1 - x0) * scale].clamp(0, 1).cpu()
+                        o = pad * scale
+                        crop = res[:, :, o : o + (y1 - y0) * scale, o : o + (x1 - x0) * scale].clamp(0, 1).cpu()
                         out[:, :, y0 * scale : y1 * scale, x0 * scale : x1 * scale] = crop
                         done += 1
                         if on_tile is not None:
@@ -783,12 +801,10 @@ def _stream(model, rgb, alpha, sink, t, pad, native, out_size, alpha_mode, dev, 
             if _is_cancelled(cancel):
                 raise Cancelled("cancelled")
             x0, x1 = ix * t, min((ix + 1) * t, w)
-            py0, px0 = max(y0 - pad, 0), max(x0 - pad, 0)
-            py1, px1 = min(y1 + pad, h), min(x1 + pad, w)
-            piece_a = alpha[:, :, py0:py1, px0:px1] if alpha is not None else None
-            out, out_a = model_rgb(rgb[:, :, py0:py1, px0:px1], piece_a)
-            oy, ox = (y0 - py0) * native, (x0 - px0) * native
-            sl = (slice(None), slice(None), slice(oy, oy + (y1 - y0) * native), slice(ox, ox + (x1 - x0) * native))
+            piece_a = padded_piece(alpha, (x0, y0, x1, y1), pad) if alpha is not None else None
+            out, out_a = model_rgb(padded_piece(rgb, (x0, y0, x1, y1), pad), piece_a)
+            o = pad * native
+            sl = (slice(None), slice(None), slice(o, o + (y1 - y0) * native), slice(o, o + (x1 - x0) * native))
             out = out[sl].clamp(0, 1)
             out_a = out_a[sl].clamp(0, 1) if out_a is not None else None
             if not resample:
