@@ -755,7 +755,8 @@ def _stream(model, rgb, alpha, sink, t, pad, native, out_size, alpha_mode, dev, 
                 raise RuntimeError("the model produced NaN/inf values in fp32; nothing was saved")
         return res.cpu()
 
-    def model_rgb(piece_rgb: torch.Tensor, piece_a: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor | None]:
+    def model_rgb(piece_rgb: torch.Tensor, piece_a: torch.Tensor | None,
+                  box: tuple[int, int, int, int]) -> tuple[torch.Tensor, torch.Tensor | None]:
         inp = piece_rgb
         if in_ch == 1:
             inp = piece_rgb.mean(1, keepdim=True)
@@ -776,8 +777,15 @@ def _stream(model, rgb, alpha, sink, t, pad, native, out_size, alpha_mode, dev, 
                     grey = torch.cat([piece_a.expand(-1, 3, -1, -1), torch.ones_like(piece_a)], 1)
                 out_a = run_model(grey)[:, : (1 if in_ch == 1 else 3)].mean(1, keepdim=True)
             else:
-                out_a = F.interpolate(piece_a, scale_factor=native, mode="bicubic", antialias=True,
-                                      align_corners=False)
+                # no context beyond the image's edges, so the tile equals resize() of the whole alpha
+                # (whose antialiased kernel is renormalised at the edges); placed in padded coordinates
+                x0, y0, x1, y1 = box
+                px0, py0 = max(x0 - pad, 0), max(y0 - pad, 0)
+                px1, py1 = min(x1 + pad, w), min(y1 + pad, h)
+                up = F.interpolate(alpha[:, :, py0:py1, px0:px1], scale_factor=native, mode="bicubic",
+                                   antialias=True, align_corners=False)
+                ext = (px0 - x0 + pad, x1 + pad - px1, py0 - y0 + pad, y1 + pad - py1)
+                out_a = F.pad(up, tuple(e * native for e in ext))
         return out, out_a
 
     if alpha is not None and alpha_mode == "filter":
@@ -801,8 +809,9 @@ def _stream(model, rgb, alpha, sink, t, pad, native, out_size, alpha_mode, dev, 
             if _is_cancelled(cancel):
                 raise Cancelled("cancelled")
             x0, x1 = ix * t, min((ix + 1) * t, w)
-            piece_a = padded_piece(alpha, (x0, y0, x1, y1), pad) if alpha is not None else None
-            out, out_a = model_rgb(padded_piece(rgb, (x0, y0, x1, y1), pad), piece_a)
+            box = (x0, y0, x1, y1)
+            piece_a = padded_piece(alpha, box, pad) if alpha is not None else None
+            out, out_a = model_rgb(padded_piece(rgb, box, pad), piece_a, box)
             o = pad * native
             sl = (slice(None), slice(None), slice(o, o + (y1 - y0) * native), slice(o, o + (x1 - x0) * native))
             out = out[sl].clamp(0, 1)

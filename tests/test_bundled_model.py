@@ -62,3 +62,32 @@ def test_bundled_x2_loads_by_name_and_beats_bicubic():
     lp = get_lpips("alex")
     with torch.no_grad():
         assert lp(sr, hr).item() < 0.8 * lp(bic, hr).item()
+
+
+@pytest.mark.parametrize("level", [1.0, 0.5, 0.0])
+def test_flat_image_stays_flat_up_to_the_edges(bundled, level):
+    # issue 11: zero padding inside the generator used to put grey specks in the corners
+    # (0.027 = 7/255 off at the border of a white image, 0.001 in its centre)
+    flat = torch.full((1, 3, 48, 72), level)
+    for tile in (0, 32):
+        out = restore(bundled, flat, device="cpu", tile=tile).rgb
+        dev = (out - level).abs()
+        assert dev.max() < 1.5 / 255, (tile, float(dev.max()))
+        border = torch.cat([dev[..., :8, :].flatten(), dev[..., -8:, :].flatten(),
+                            dev[..., :, :8].flatten(), dev[..., :, -8:].flatten()])
+        assert border.max() <= dev[..., 64:128, 96:192].max() + 1e-4, tile
+
+
+def test_padded_piece_reflects_beyond_every_edge():
+    from restorer.inference import padded_piece
+
+    x = torch.arange(30.0).view(1, 1, 5, 6)
+    p = padded_piece(x, (0, 0, 6, 5), 2)
+    assert p.shape == (1, 1, 9, 10)
+    assert torch.equal(p[..., 2:7, 2:8], x)
+    assert p[0, 0, 2, :2].tolist() == [2.0, 1.0]  # left of row 0: x[0, 2], x[0, 1]
+    assert torch.equal(p[0, 0, 0, 2:8], x[0, 0, 2])  # top: row 2 reflected
+    inner = padded_piece(x, (2, 1, 4, 3), 1)  # inside the image: plain context
+    assert torch.equal(inner, x[..., 0:4, 1:5])
+    tiny = padded_piece(torch.ones(1, 1, 2, 2), (0, 0, 2, 2), 3)  # too small to reflect
+    assert tiny.shape == (1, 1, 8, 8) and torch.equal(tiny, torch.ones(1, 1, 8, 8))

@@ -48,10 +48,14 @@ import math  # noqa: E402
 import pytest  # noqa: E402
 
 from restorer.degradations import (  # noqa: E402
+    FAMILIES,
     KERNEL_TYPES,
+    MixConfig,
     SecondOrderConfig,
     add_gaussian_noise,
     add_poisson_noise,
+    degrade_family,
+    degrade_mix,
     degrade_second_order,
     filter2d,
     generalized_gaussian_kernel,
@@ -176,3 +180,32 @@ def test_second_order_reproducible_and_in_range(photo_like):
 def test_second_order_p_clean_is_plain_bicubic(photo_like):
     out = degrade_second_order(photo_like[0], np.random.default_rng(0), SecondOrderConfig(p_clean=1.0))
     assert torch.allclose(out, bicubic_downscale(photo_like, 4)[0])
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_each_family_is_seeded_8_bit_and_degrades(photo_like, family):
+    hr = photo_like[0, :, :64, :64].contiguous()
+    a = degrade_family(hr, np.random.default_rng(1), family)
+    b = degrade_family(hr, np.random.default_rng(1), family)
+    assert a.shape == (3, 16, 16) and torch.equal(a, b)
+    assert torch.equal(torch.round(a * 255) / 255, a) and a.min() >= 0 and a.max() <= 1
+    clean = bicubic_downscale(hr[None], 4)[0]
+    err = float((a - clean).abs().mean())
+    if family == "clean":
+        assert err < 0.02  # another antialiased kernel, no damage
+    else:
+        assert err > 0.005  # JPEG, noise or blur moved it away from the clean downscale
+
+
+def test_mix_draws_every_family_in_proportion(photo_like, monkeypatch):
+    import restorer.degradations as deg
+
+    seen = []
+    monkeypatch.setattr(deg, "degrade_family", lambda hr, rng, family, cfg=None: seen.append(family) or hr)
+    for i in range(400):
+        degrade_mix(photo_like[0, :, :32, :32], np.random.default_rng(i))
+    for f, p in zip(FAMILIES, MixConfig().probs):
+        assert abs(seen.count(f) / len(seen) - p) < 0.07, (f, seen.count(f))
+    monkeypatch.undo()
+    with pytest.raises(ValueError, match="unknown degradation family"):
+        degrade_family(photo_like[0, :, :32, :32], np.random.default_rng(0), "fog")

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import csv
+import json
 
 import numpy as np
 import pytest
@@ -35,6 +36,7 @@ def _cfg(data_dir, out, **kw):
     return cfg
 
 
+@pytest.mark.slow  # trains
 def test_psnr_stage_learns(data_dir, tmp_path):
     cfg = _cfg(data_dir, tmp_path / "run", steps=60)
     train(cfg, progress=False)
@@ -44,6 +46,7 @@ def test_psnr_stage_learns(data_dir, tmp_path):
     assert np.mean(l1[-10:]) < 0.9 * np.mean(l1[:10])
 
 
+@pytest.mark.slow  # trains three runs
 def test_resume_is_exact(data_dir, tmp_path):
     straight = train(_cfg(data_dir, tmp_path / "a", steps=4), progress=False)
     train(_cfg(data_dir, tmp_path / "b", steps=2), progress=False)
@@ -56,6 +59,7 @@ def test_resume_is_exact(data_dir, tmp_path):
         assert torch.equal(a["ema"][k], b["ema"][k]), k
 
 
+@pytest.mark.slow  # trains both stages
 def test_gan_stage_runs_and_exports(data_dir, tmp_path):
     psnr = train(_cfg(data_dir, tmp_path / "p", steps=2), progress=False)
     ck = train(_cfg(data_dir, tmp_path / "g", stage="gan", steps=2, init=str(psnr), d_feat=8), progress=False)
@@ -91,6 +95,7 @@ def test_default_generator_gets_gradient_in_every_layer():
     assert min(norms) > 1e-4
 
 
+@pytest.mark.slow  # trains three runs, with a worker process
 def test_gan_resume_exact_across_worker_counts(data_dir, tmp_path):
     """Second-order degradations, GAN stage with LPIPS: 4 straight steps in the main process equal
     2 + 2 resumed steps with a data-loader worker (same samples, same RNG, same optimiser states)."""
@@ -128,3 +133,88 @@ def test_patch_stream_is_per_index_and_split_between_ranks(data_dir):
     assert r0 == [24, 25, 26, 27, 32, 33, 34, 35] and r1 == [28, 29, 30, 31, 36, 37, 38, 39]
     # resuming at step 4 continues the same stream
     assert take(StepSampler(4, start_step=4, rank=0, world=2), 4) == r0[4:]
+
+
+def test_pool_is_a_seeded_function_of_the_source_and_refreshes(data_dir, tmp_path):
+    from restorer.degradations import MixConfig
+    from restorer.train.data import PatchDataset, load_photos
+    from restorer.train.pool import PairPool, PoolDataset
+
+    src = PatchDataset(load_photos(data_dir, 32, prescale=1.0), 32, MixConfig(scale=4), seed=3)
+    key = {"test": 1}
+    a = PairPool(tmp_path / "a", src, 10, key, workers=0).build(chunk=4)
+    b = PairPool(tmp_path / "b", src, 10, key, workers=2).build()
+    assert a.meta["filled"] == 10 and a.hr.shape == (10, 32, 32, 3) and a.lr.shape == (10, 8, 8, 3)
+    assert np.array_equal(a.hr, b.hr) and np.array_equal(a.lr, b.lr)  # same pairs with or without workers
+    lr3, hr3 = src[3]
+    assert np.array_equal(a.hr[3], (hr3.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+    assert np.array_equal(a.lr[3], (lr3.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+    before = np.array(a.hr)
+    assert a.refresh_to(2, 0.3) == 6  # two refreshes of 3 slots: slots 0-5 get samples 10-15
+    changed = [k for k in range(10) if not np.array_equal(before[k], a.hr[k])]
+    assert changed == [0, 1, 2, 3, 4, 5]
+    assert np.array_equal(a.hr[5], (src[15][1].permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8))
+    assert a.refresh_to(2, 0.3) == 0  # already done: nothing rewritten
+    reopened = PairPool(tmp_path / "a", src, 10, key, workers=0)
+    assert reopened.meta["refreshes"] == 2 and np.array_equal(reopened.hr, a.hr)
+    with pytest.raises(ValueError, match="another source"):
+        PairPool(tmp_path / "a", src, 10, {"test": 2}, workers=0)
+    ds = PoolDataset(a, seed=0)
+    lr, hr = ds[7]
+    assert lr.shape == (3, 8, 8) and hr.shape == (3, 32, 32) and lr.dtype == torch.float32
+    assert torch.equal(ds[7][1], hr)  # seeded per index
+    # the dihedral transform is the same on both images: HR downscaled matches the LR's orientation
+    k = [kk for kk in range(10) if np.array_equal(
+        np.sort(a.hr[kk].reshape(-1)), np.sort((hr.permute(1, 2, 0).numpy() * 255 + 0.5).astype(np.uint8).reshape(-1)))]
+    assert k, "the HR sample is a transformed pool slot"
+
+
+def test_training_from_a_pool_learns_and_resumes_exactly(data_dir, tmp_path):
+    kw = dict(degradation="mix", pool=str(tmp_path / "pool"), pool_size=16, pool_refresh=0.25, workers=0)
+    straight = train(_cfg(data_dir, tmp_path / "a", steps=10, **kw), progress=False)
+    meta = json.loads((tmp_path / "pool" / "meta.json").read_text())
+    assert meta["filled"] == 16 and meta["refreshes"] == 2  # an epoch is 16 / 4 = 4 steps: refreshed at 4 and 8
+    kw["pool"] = str(tmp_path / "pool2")
+    train(_cfg(data_dir, tmp_path / "b", steps=5, **kw), progress=False)
+    resumed = train(_cfg(data_dir, tmp_path / "b", steps=10, **kw), progress=False)
+    a = torch.load(straight, weights_only=True)
+    b = torch.load(resumed, weights_only=True)
+    for name in a["gen"]:
+        assert torch.equal(a["gen"][name], b["gen"][name]), name
+    rows = list(csv.DictReader(open(tmp_path / "a" / "log.csv")))
+    assert len(rows) == 10 and all(0 < float(r["l_pix"]) < 0.5 for r in rows)
+
+
+def test_train_flags_come_from_the_config():
+    import dataclasses
+
+    from restorer.cli import build_parser
+
+    args = build_parser().parse_args(["train", "--hr-size", "64", "--pool", "p", "--init-partial"])
+    cfg = TrainConfig(**{f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)})
+    assert cfg.hr_size == 64 and cfg.pool == "p" and cfg.init_partial is True
+    defaults = build_parser().parse_args(["train"])
+    for f in dataclasses.fields(TrainConfig):
+        assert getattr(defaults, f.name) == f.default, f.name
+
+
+def test_sigterm_stops_with_a_checkpoint(data_dir, tmp_path, monkeypatch):
+    import os
+    import signal
+
+    from restorer.train import data as data_mod
+
+    real = data_mod.PatchDataset.__getitem__
+
+    def getitem(self, index):
+        if index == 2 * 4:  # the first sample of step 2 (batch 4)
+            os.kill(os.getpid(), signal.SIGTERM)
+        return real(self, index)
+
+    monkeypatch.setattr(data_mod.PatchDataset, "__getitem__", getitem)
+    before = signal.getsignal(signal.SIGTERM)
+    with pytest.raises(KeyboardInterrupt):
+        train(_cfg(data_dir, tmp_path / "run", steps=50), progress=False)
+    assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
+    ck = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert ck["step"] == 2

@@ -40,6 +40,8 @@ import copy
 import csv
 import hashlib
 import os
+import signal
+import threading
 import time
 import warnings
 from dataclasses import asdict
@@ -58,6 +60,10 @@ from restorer.train.pool import PairPool, PoolDataset
 from restorer.train.losses import gan_loss, make_perceptual_loss
 
 __all__ = ["TrainConfig", "train", "export_generator"]
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt(f"signal {signum}")
 
 
 def _save(path: Path, payload: dict) -> None:
@@ -259,6 +265,10 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     start_step = step
     gen.train()
     t0 = time.perf_counter() - elapsed
+    # SIGTERM (a session or job scheduler ending the run) stops at the current step with a checkpoint,
+    # like Ctrl+C; background jobs started by a shell ignore SIGINT, so this is how to stop them.
+    on_main = threading.current_thread() is threading.main_thread()
+    old_term = signal.signal(signal.SIGTERM, _interrupt) if on_main else None
     try:
         while step < cfg.steps:
             if pool is not None and step % epoch_steps in (0, start_step % epoch_steps):
@@ -321,6 +331,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
             if stop:
                 break
     finally:
+        if on_main:
+            signal.signal(signal.SIGTERM, old_term)
         checkpoint()
         if log is not None:
             log.close()
