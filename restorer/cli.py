@@ -14,6 +14,9 @@ import sys
 import warnings
 from pathlib import Path
 
+from restorer.facts import (METRICS, MIN_SIDE, OPEN_EXTENSIONS, SAVE_FORMATS, Metric, first_line, format_value,
+                            output_name)
+
 __all__ = ["main", "build_parser"]
 
 
@@ -157,25 +160,22 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, skipped: list[str],
+def _collect(inputs: list[Path], output: Path, recursive: bool, scale: float, skipped: list[str],
              skip_own_outputs: bool = True):
     """Batch jobs: ``(input, output)`` pairs, in order; folders are scanned (sorted,
     recursively with ``recursive``; the output folder itself is never scanned).
     Non-image files and (without ``recursive``) subfolders are appended to
     ``skipped`` as one-line reasons. Outputs are ``output/{relative folder}/
-    {stem}_{scale_tag}{ext}`` (the input's extension when it can be written, else
-    ``.png``). With ``skip_own_outputs`` (a run without ``--overwrite``), an image
-    that is itself the output of another input of the batch (a folder restored into
-    itself before) is skipped with a reason; with ``--overwrite`` it stays an input
-    (and, being an input, is never replaced)."""
-    from restorer.io import BATCH_EXTENSIONS, SAVE_FORMATS
-
+    {stem}_x{scale}{ext}`` (:func:`restorer.facts.output_name`). With
+    ``skip_own_outputs`` (a run without ``--overwrite``), an image that is itself
+    the output of another input of the batch (a folder restored into itself
+    before) is skipped with a reason; with ``--overwrite`` it stays an input (and,
+    being an input, is never replaced)."""
     out_root = output.resolve()
     jobs: list[tuple[Path, Path]] = []
 
     def add(inp: Path, rel_dir: Path) -> None:
-        ext = inp.suffix.lower() if inp.suffix.lower() in SAVE_FORMATS else ".png"
-        jobs.append((inp, output / rel_dir / f"{inp.stem}_{scale_tag}{ext}"))
+        jobs.append((inp, output / rel_dir / output_name(inp, scale)))
 
     def scan(folder: Path, rel: Path) -> None:
         for entry in sorted(folder.iterdir()):
@@ -186,7 +186,7 @@ def _collect(inputs: list[Path], output: Path, recursive: bool, scale_tag: str, 
                     scan(entry, rel / entry.name)
                 else:
                     skipped.append(f"{entry}: a folder (use --recursive to include it)")
-            elif entry.suffix.lower() in BATCH_EXTENSIONS:
+            elif entry.suffix.lower() in OPEN_EXTENSIONS:
                 add(entry, rel)
             else:
                 skipped.append(f"{entry}: not an image file")
@@ -313,7 +313,7 @@ def cmd_restore(args) -> int:
     from tqdm import tqdm
 
     from restorer.inference import InsufficientMemoryError
-    from restorer.io import SAVE_FORMATS, ImageError
+    from restorer.io import ImageError
     from restorer.models import load_model
 
     inputs = [Path(p) for p in args.inputs]
@@ -336,13 +336,11 @@ def cmd_restore(args) -> int:
     for wmsg in caught:
         warn(str(wmsg.message))
     scale = args.scale if args.scale is not None else model.scale
-    tag = f"x{scale:g}"
     protect = tuple(p for p in inputs if p.is_file())
 
     if not batch:
         inp = inputs[0]
-        out = output / f"{inp.stem}_{tag}{inp.suffix.lower() if inp.suffix.lower() in SAVE_FORMATS else '.png'}" \
-            if output.is_dir() else output
+        out = output / output_name(inp, scale) if output.is_dir() else output
         if out.exists() and not args.overwrite:
             raise CliError(f"{out}: already exists (use --overwrite to replace it)")
         bar = tqdm(total=1, desc=inp.name, unit="tile", leave=False, disable=None)
@@ -367,7 +365,7 @@ def cmd_restore(args) -> int:
         return 0
 
     skipped: list[str] = []
-    jobs = _collect(inputs, output, args.recursive, tag, skipped, skip_own_outputs=not args.overwrite)
+    jobs = _collect(inputs, output, args.recursive, scale, skipped, skip_own_outputs=not args.overwrite)
     protect = tuple(inp for inp, _ in jobs)  # no output may replace any input of the batch, even with --overwrite
     for msg in skipped:
         warn(f"skipped {msg}")
@@ -442,16 +440,12 @@ def cmd_models(args) -> int:
     return 0
 
 
-_LABELS = {"psnr": ("PSNR", "dB"), "psnr_y": ("PSNR (luma Y)", "dB"), "ssim": ("SSIM", ""),
-           "lpips_alex": ("LPIPS-Alex", ""), "lpips_vgg": ("LPIPS-VGG", ""), "dists": ("DISTS", "")}
-
-
-def _table(res: dict[str, float], higher: dict[str, bool]) -> list[str]:
+def _table(res: dict[str, float]) -> list[str]:
+    """One line per metric: name, value, unit, direction (:data:`restorer.facts.METRICS`)."""
     rows = []
     for key, val in res.items():
-        name, unit = _LABELS.get(key, (key, ""))
-        shown = "inf" if math.isinf(val) else f"{val:.4f}"
-        rows.append(f"  {name:<14} {shown:>9} {unit:<3} {'higher' if higher.get(key, False) else 'lower'} is better")
+        m = METRICS.get(key, Metric(key, key, "", False, 4))
+        rows.append(f"  {m.name:<14} {format_value(val, m.decimals, ascii=True):>9} {m.unit:<3} {m.direction}")
     return rows
 
 
@@ -485,7 +479,7 @@ def cmd_compare(args) -> int:
     """
     from restorer.inference import pick_device
     from restorer.io import load_image, save_image
-    from restorer.metrics import HIGHER_IS_BETTER, compare, consistency, lpips_map, prepare_pair
+    from restorer.metrics import compare, consistency, lpips_map, prepare_pair
 
     if args.reference is None and args.lr is None:
         print("error: compare needs REFERENCE, --lr INPUT, or both", file=sys.stderr)
@@ -494,8 +488,6 @@ def cmd_compare(args) -> int:
         print("error: --map needs REFERENCE", file=sys.stderr)
         return 2
     if args.map:
-        from restorer.io import SAVE_FORMATS
-
         if Path(args.map).suffix.lower() not in SAVE_FORMATS:
             raise CliError(f"{args.map}: unsupported map format (use {', '.join(sorted(SAVE_FORMATS))})")
         if Path(args.map).exists() and not args.overwrite:
@@ -503,7 +495,6 @@ def cmd_compare(args) -> int:
     device = str(pick_device(args.device))
     img = load_image(args.image)
     res: dict[str, float] = {}
-    higher = dict(HIGHER_IS_BETTER)
     lines = []
     if args.reference is not None:
         ref = load_image(args.reference)
@@ -512,7 +503,7 @@ def cmd_compare(args) -> int:
         except ValueError as exc:
             raise CliError(str(exc)) from None
         res.update(compare(img.rgb, ref.rgb, device=device, luma=args.luma))
-        lines += [f"{args.image} against {args.reference} ({img.size[0]}x{img.size[1]}):", *_table(res, higher)]
+        lines += [f"{args.image} against {args.reference} ({img.size[0]}x{img.size[1]}):", *_table(res)]
         if args.map:
             values = lpips_map(img.rgb, ref.rgb, "alex", device)[0, 0]
             from restorer.metrics.heatmap import render_heatmap
@@ -522,13 +513,14 @@ def cmd_compare(args) -> int:
             lines.append(f"LPIPS-Alex map (0 to {vmax:g}, viridis) written to {args.map}")
     if args.lr is not None:
         lr = load_image(args.lr)
-        if min(lr.size) < 31:
-            raise CliError(f"{args.lr} is {lr.size[0]}x{lr.size[1]}; the consistency readout needs at least 31x31 pixels")
+        if min(lr.size) < MIN_SIDE:
+            raise CliError(f"{args.lr} is {lr.size[0]}x{lr.size[1]}; the consistency readout needs at least "
+                           f"{MIN_SIDE}x{MIN_SIDE} pixels")
         cons = consistency(img.rgb, lr.rgb, device=device)
         lr_res = {f"lr_{k}": v for k, v in cons.items()}
         res.update(lr_res)
         lines += [f"{args.image} downscaled to {lr.size[0]}x{lr.size[1]} against its input {args.lr} (consistency):",
-                  *_table(cons, higher)]
+                  *_table(cons)]
     if args.json:
         # Non-finite values (PSNR of identical images is +inf) become null: strict JSON has no inf.
         print(json.dumps({k: (v if math.isfinite(v) else None) for k, v in res.items()}))
@@ -593,7 +585,6 @@ def main(argv: list[str] | None = None) -> int:
     except Exception as exc:  # noqa: BLE001 - one line, traceback with --debug
         if args.debug:
             raise
-        msg = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        print(f"error: {msg}", file=sys.stderr)
+        print(f"error: {first_line(exc)}", file=sys.stderr)
         return 1
 

@@ -51,16 +51,10 @@ import numpy as np
 import torch
 from PIL import Image, ImageCms, ImageOps, UnidentifiedImageError
 
+from .facts import IMAGE_EXTENSIONS, SAVE_FORMATS, first_line
+
 __all__ = ["LoadedImage", "ImageError", "ImageWriter", "load_image", "save_image", "to_pil", "from_pil",
-           "SAVE_FORMATS", "IMAGE_EXTENSIONS", "BATCH_EXTENSIONS", "MAX_PIXELS", "srgb_profile"]
-
-#: Extensions treated as images when scanning folders (training data, batch input).
-IMAGE_EXTENSIONS = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff"}
-#: Batch input (``restore FOLDER``) also takes these (not training data: palette GIFs are poor HR photos).
-BATCH_EXTENSIONS = IMAGE_EXTENSIONS | {".gif", ".apng"}
-
-#: Output extensions and the Pillow format they map to.
-SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG", ".webp": "WEBP", ".tif": "TIFF", ".tiff": "TIFF"}
+           "SAVE_FORMATS", "IMAGE_EXTENSIONS", "MAX_PIXELS", "srgb_profile"]
 
 # The process umask, read once: files made by mkstemp are 0600, and outputs should get
 # the same permissions as any file the user creates (0666 & ~umask).
@@ -423,8 +417,7 @@ def load_image(path: str | os.PathLike) -> LoadedImage:
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
         raise ImageError(f"{path}: larger than {MAX_PIXELS:,} pixels (decompression-bomb limit)") from None
     except (OSError, SyntaxError, ValueError, EOFError, KeyError, IndexError) as exc:
-        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ImageError(f"{path}: cannot decode ({msg})") from None
+        raise ImageError(f"{path}: cannot decode ({first_line(exc)})") from None
     except MemoryError:
         raise ImageError(f"{path}: not enough memory to decode") from None
     kind = _profile_kind(icc) if icc else None
@@ -667,8 +660,7 @@ class ImageWriter:
             os.chmod(tmp, 0o666 & ~_UMASK)
             os.replace(tmp, path)
         except Exception as exc:  # noqa: BLE001 - report any encoder failure as one line
-            msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-            raise ImageError(f"{path}: cannot write ({msg})") from None
+            raise ImageError(f"{path}: cannot write ({first_line(exc)})") from None
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)

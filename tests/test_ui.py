@@ -687,6 +687,21 @@ def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, t
     assert small_png.read_bytes() == original
 
 
+def test_save_suggests_the_cli_output_name_and_captions_name_the_metrics(qtbot, window, small_png, monkeypatch,
+                                                                         fast_metrics):
+    """Save suggests ``small_x4.png`` beside the input, the name ``restore`` writes (it used to
+    suggest ``small_restored_x4.png``); the export caption names each metric and its direction."""
+    window.open_image(small_png)
+    with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
+        _restore(qtbot, window)
+    asked = []
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or ("", ""))
+    window.save_action.trigger()
+    assert asked[0][2] == str(small_png.with_name("small_x4.png")) and asked[0][4] == "PNG (*.png)"
+    assert window._caption_for(window.result.label) == ("LPIPS-Alex 0.1000 ↓   DISTS 0.1500 ↓   PSNR 30.00 dB ↑   "
+                                                        "SSIM 0.9000 ↑   (vs bicubic)")
+
+
 def test_drop_files_model_and_recent_menu(qtbot, window, small_png, tmp_path, model_file, errors):
     other = tmp_path / "other.png"
     Image.fromarray(_photo_like(30, 34)).save(other)

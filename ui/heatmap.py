@@ -14,6 +14,8 @@ from PySide6.QtCore import QRectF, QSize, Qt
 from PySide6.QtGui import QColor, QImage, QLinearGradient, QPainter
 from PySide6.QtWidgets import QSizePolicy, QWidget
 
+from restorer.facts import METRICS
+
 __all__ = ["colorize", "ColourBar"]
 
 
@@ -55,12 +57,15 @@ def colorize(values, vmax: float | None = None) -> tuple[QImage, float]:
 class ColourBar(QWidget):
     """A vertical colour bar: the palette from 0 (bottom) to ``vmax`` (top),
     labelled, with the metric's name, what it is measured against, and its
-    direction."""
+    direction (the map is LPIPS-Alex's)."""
+
+    #: The mapped metric (its direction is the bar's third line).
+    metric = METRICS["lpips_alex"]
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.vmax = 1.0
-        self.label = "LPIPS"
+        self.label = self.metric.name
         self.against = ""
         self.setMinimumWidth(104)
         self.setSizePolicy(QSizePolicy.Policy.Fixed, QSizePolicy.Policy.Expanding)
@@ -69,7 +74,7 @@ class ColourBar(QWidget):
         """104 pixels wide."""
         return QSize(104, 300)
 
-    def set_range(self, vmax: float, label: str = "LPIPS", against: str = "") -> None:
+    def set_range(self, vmax: float, label: str = metric.name, against: str = "") -> None:
         """Label the top of the bar ``vmax`` and the bar ``label`` (first line)
         and ``against`` (second line, e.g. "vs reference")."""
         self.vmax, self.label, self.against = float(vmax), label, against
@@ -90,7 +95,7 @@ class ColourBar(QWidget):
         painter.drawRect(bar)
         painter.drawText(QRectF(0, 2, self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.label)
         painter.drawText(QRectF(0, 2 + fm.height(), self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.against)
-        painter.drawText(QRectF(0, 2 + 2 * fm.height(), self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, "lower is better")
+        painter.drawText(QRectF(0, 2 + 2 * fm.height(), self.width(), fm.height()), Qt.AlignmentFlag.AlignHCenter, self.metric.direction)
         for k in range(5):
             y = bar.bottom() - bar.height() * k / 4
             painter.drawLine(int(bar.right()), int(y), int(bar.right()) + 4, int(y))

@@ -40,6 +40,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from restorer.facts import (AFTER_BEFORE, AFTER_REF, BEFORE_REF, CONSISTENCY, METRICS, MIN_SIDE, OPEN_EXTENSIONS,
+                            PAIRS, SAVE_FORMATS, first_line, format_value, output_name)
+
 from .export import compose_side_by_side, compose_slider, save_png_atomic
 from .jobs import Job, quiet_gc
 from .metrics_panel import MetricsPanel
@@ -55,32 +58,30 @@ from .views import MODES, ComparisonWorkbench
 
 __all__ = ["MainWindow"]
 
-# File-dialog filters.
-OPEN_FILTER = "Images (*.png *.jpg *.jpeg *.webp *.tif *.tiff *.bmp *.gif);;All files (*)"
-SAVE_FILTER = "PNG (*.png);;JPEG (*.jpg *.jpeg);;WebP (*.webp);;TIFF (*.tif *.tiff)"
+# File-dialog filters, from the extensions the engine opens and writes (restorer.facts).
+OPEN_FILTER = f"Images ({' '.join('*' + ext for ext in sorted(OPEN_EXTENSIONS))});;All files (*)"
+#: One filter per output format, in ``SAVE_FORMATS`` order: ``PNG (*.png)``, ``JPEG (*.jpg *.jpeg)``...
+SAVE_FILTERS = {fmt: f"{fmt} ({' '.join('*' + e for e, f in SAVE_FORMATS.items() if f == fmt)})"
+                for fmt in dict.fromkeys(SAVE_FORMATS.values())}
+SAVE_FILTER = ";;".join(SAVE_FILTERS.values())
 MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
 MODEL_SUFFIXES = {".safetensors", ".pth", ".pt", ".ckpt"}
-#: Image suffixes picked from dropped folders (restorer.io.IMAGE_EXTENSIONS without importing torch).
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".tif", ".tiff", ".bmp", ".gif"}
 DEFAULT_MODEL = "restorer-x4"
-#: Smallest side the metrics accept (``restorer.metrics._checks.MIN_SIDE``: LPIPS-Alex's
-#: last stage needs 31 pixels); copied so that this module does not import torch.
-METRICS_MIN_SIDE = 31
 _OPEN_MODEL = "__open_model_file__"
 
 
 def _metrics_work(job: Job, pairs: dict[str, tuple[Any, Any]], device: str) -> dict[str, dict[str, float]]:
     """Worker thread: ``restorer.metrics.compare`` for each (image, reference)
-    pair; ``restorer.metrics.consistency`` for the ``"consistency"`` pair
-    (restored, LR input), skipped when the input is under 31 pixels."""
+    pair; ``restorer.metrics.consistency`` for the ``CONSISTENCY`` pair
+    (restored, LR input), skipped when the input is under ``MIN_SIDE`` pixels."""
     from restorer.metrics import compare, consistency
 
     out = {}
     for key, (image, reference) in pairs.items():
         if job.cancel_event.is_set():
             break
-        if key == "consistency":
-            if min(reference.shape[-2:]) >= 31:
+        if key == CONSISTENCY:
+            if min(reference.shape[-2:]) >= MIN_SIDE:
                 out[key] = consistency(image, reference, device=device)
             else:
                 out[key] = {}
@@ -104,7 +105,7 @@ def _load_work(job: Job, path: Path):
     with quiet_gc(), warnings.catch_warnings(record=True) as caught:  # the first decode may import torch
         warnings.simplefilter("always", UserWarning)
         loaded = load_image(path)
-    notes = [str(w.message).splitlines()[0] for w in caught if issubclass(w.category, UserWarning)]
+    notes = [first_line(w.message) for w in caught if issubclass(w.category, UserWarning)]
     return loaded, ImagePyramid(tensor_to_qimage(loaded.rgb, loaded.alpha)), notes
 
 
@@ -124,19 +125,6 @@ def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
     if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
         devices.append("mps")
     return list(BUNDLED_MODELS), devices
-
-
-def _one_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[0] if text else type(exc).__name__
-
-
-def _fmt(value: float | None, decimals: int) -> str:
-    if value is None or math.isnan(value):
-        return "n/a"
-    if math.isinf(value):
-        return "∞"
-    return f"{value:.{decimals}f}"
 
 
 class MainWindow(QMainWindow):
@@ -547,7 +535,7 @@ class MainWindow(QMainWindow):
         for raw in paths:
             p = Path(raw)
             if p.is_dir():
-                images += sorted(c for c in p.iterdir() if c.is_file() and c.suffix.lower() in IMAGE_SUFFIXES)
+                images += sorted(c for c in p.iterdir() if c.is_file() and c.suffix.lower() in OPEN_EXTENSIONS)
             elif p.suffix.lower() in MODEL_SUFFIXES:
                 self.set_model_file(p)
             else:
@@ -648,7 +636,7 @@ class MainWindow(QMainWindow):
             self.documents.pop(path.resolve(), None)
         self._update_images_list()
         self.statusBar().clearMessage()
-        self.show_error("Cannot open image", _one_line(exc))
+        self.show_error("Cannot open image", first_line(exc))
 
     def _activate(self, doc: Document) -> None:
         """Make ``doc`` the shown image (fitted)."""
@@ -713,7 +701,7 @@ class MainWindow(QMainWindow):
                 with _wait_cursor():
                     reference, pyramid, _ = _load_work(None, path)
             except Exception as exc:  # noqa: BLE001
-                self.show_error("Cannot open reference", _one_line(exc))
+                self.show_error("Cannot open reference", first_line(exc))
                 return False
             self._set_reference(self.doc, path, reference, pyramid)
             return True
@@ -737,26 +725,25 @@ class MainWindow(QMainWindow):
         job.wait()
         if not self._closing:
             self.statusBar().clearMessage()
-            self.show_error("Cannot open reference", _one_line(exc))
+            self.show_error("Cannot open reference", first_line(exc))
 
     def _set_reference(self, doc: Document, path: Path, reference, pyramid: ImagePyramid) -> None:
         """Attach a decoded reference to ``doc``; its scores are recomputed when shown."""
         doc.reference, doc.reference_path, doc.reference_pyramid = reference, path, pyramid
         for result in doc.results.values():
-            result.metrics.pop("after_ref", None)
-            result.metrics.pop("before_ref", None)
+            result.metrics.pop(AFTER_REF, None)
+            result.metrics.pop(BEFORE_REF, None)
         if doc is self.doc:
             self._show_current()
 
     def save_dialog(self) -> None:
-        """Ask for a file name (suggesting ``{stem}_restored_x{scale}.png`` beside
-        the input) and save the current result there."""
+        """Ask for a file name (suggesting the CLI's ``{stem}_x{scale}{ext}`` beside
+        the input, :func:`restorer.facts.output_name`) and save the current result there."""
         if self.result is None:
             return
-        scale = self.result.scale
-        tag = f"x{int(scale)}" if float(scale).is_integer() else f"x{scale:g}"
-        suggested = str(self.image_path.with_name(f"{self.image_path.stem}_restored_{tag}.png"))
-        path, _ = QFileDialog.getSaveFileName(self, "Save restored image", suggested, SAVE_FILTER)
+        suggested = self.image_path.with_name(output_name(self.image_path, self.result.scale))
+        chosen = SAVE_FILTERS[SAVE_FORMATS[suggested.suffix]]
+        path, _ = QFileDialog.getSaveFileName(self, "Save restored image", str(suggested), SAVE_FILTER, chosen)
         if path:
             self.save_result(path, confirmed=True)
 
@@ -786,7 +773,7 @@ class MainWindow(QMainWindow):
                                      pixels_in_profile=self.image.pixels_in_profile,
                                      exif=self.image.exif, overwrite=confirmed, protect=protect)
         except Exception as exc:  # noqa: BLE001
-            self.show_error("Cannot save image", _one_line(exc))
+            self.show_error("Cannot save image", first_line(exc))
             return False
         self.statusBar().showMessage(f"Saved {written}", 5000)
         return True
@@ -810,20 +797,22 @@ class MainWindow(QMainWindow):
             return ""
         m = result.metrics
         if key == "bicubic":
-            v = m.get("before_ref")
-            against = "vs reference"
+            pair = BEFORE_REF
         elif key == "reference":
             return "ground truth"
         else:
             target = self.doc.results.get(key)
             if target is not result:
                 return target.architecture if target is not None else ""
-            v = m.get("after_ref") or m.get("after_before")
-            against = "vs reference" if m.get("after_ref") else "vs bicubic"
+            pair = AFTER_REF if m.get(AFTER_REF) else AFTER_BEFORE
+        v = m.get(pair)
         if not v:
             return ""
-        return (f"LPIPS {_fmt(v.get('lpips_alex'), 4)} ↓   DISTS {_fmt(v.get('dists'), 4)} ↓   "
-                f"PSNR {_fmt(v.get('psnr'), 2)} dB ↑   SSIM {_fmt(v.get('ssim'), 4)} ↑   ({against})")
+        parts = []
+        for metric in (METRICS[k] for k in ("lpips_alex", "dists", "psnr", "ssim")):
+            unit = f" {metric.unit}" if metric.unit else ""
+            parts.append(f"{metric.name} {format_value(v.get(metric.key), metric.decimals)}{unit} {metric.arrow}")
+        return "   ".join(parts) + f"   ({PAIRS[pair].against})"
 
     def export_comparison(self, path: str | Path, layout: str | None = None) -> bool:
         """Write the comparison as a PNG with metric captions.
@@ -857,7 +846,7 @@ class MainWindow(QMainWindow):
             protect = tuple(p for p in (self.image_path, self.reference_path) if p is not None)
             written = save_png_atomic(image, path, protect=protect)
         except Exception as exc:  # noqa: BLE001
-            self.show_error("Cannot export comparison", _one_line(exc))
+            self.show_error("Cannot export comparison", first_line(exc))
             return False
         self.statusBar().showMessage(f"Exported {written}", 5000)
         return True
@@ -1177,7 +1166,7 @@ class MainWindow(QMainWindow):
             return
         if self._too_small_for_metrics():
             ow, oh = self.result.size
-            panel.set_message(f"The output is {ow}×{oh}: the metrics need at least {METRICS_MIN_SIDE}×{METRICS_MIN_SIDE} pixels.")
+            panel.set_message(f"The output is {ow}×{oh}: the metrics need at least {MIN_SIDE}×{MIN_SIDE} pixels.")
             return
         if self.reference is None:
             if self.result is None:
@@ -1198,18 +1187,18 @@ class MainWindow(QMainWindow):
             panel.set_message(f"Reference: {name} ({rw}×{rh}).")
 
     def _too_small_for_metrics(self) -> bool:
-        """True when the current result is under ``METRICS_MIN_SIDE`` pixels a side:
+        """True when the current result is under ``MIN_SIDE`` pixels a side:
         no metric, readout or heat map can be computed (a message says so; no error box)."""
-        return self.result is not None and min(self.result.rgb.shape[-2:]) < METRICS_MIN_SIDE
+        return self.result is not None and min(self.result.rgb.shape[-2:]) < MIN_SIDE
 
     def _pairs(self) -> dict[str, tuple[Any, Any]]:
         result = self.result
         if result is None or self.before is None or self._too_small_for_metrics():
             return {}
-        pairs = {"after_before": (result.rgb, self.before)}
+        pairs = {AFTER_BEFORE: (result.rgb, self.before)}
         if self._reference_matches():
-            pairs["after_ref"] = (result.rgb, self.reference.rgb)
-            pairs["before_ref"] = (self.before, self.reference.rgb)
+            pairs[AFTER_REF] = (result.rgb, self.reference.rgb)
+            pairs[BEFORE_REF] = (self.before, self.reference.rgb)
         return pairs
 
     def _metrics_device(self) -> str:
@@ -1224,8 +1213,8 @@ class MainWindow(QMainWindow):
         if result is None:
             panel.clear()
             return
-        pairs["consistency"] = (result.rgb, self.image.rgb)
-        for pair in ("after_before", "after_ref", "before_ref", "consistency"):
+        pairs[CONSISTENCY] = (result.rgb, self.image.rgb)
+        for pair in PAIRS:
             if pair in pairs and pair in result.metrics:
                 panel.set_values(pair, result.metrics[pair])
             elif pair not in pairs or pair not in panel.values:
@@ -1265,7 +1254,7 @@ class MainWindow(QMainWindow):
     def _on_metrics_failed(self, job: Job, exc: BaseException) -> None:
         if not self._end_metrics_job(job):
             return
-        message = _one_line(exc)
+        message = first_line(exc)
         self.metrics_panel.clear()
         self.metrics_panel.set_message(f"Metrics failed: {message}", error=True)
         self.metrics_finished.emit()
@@ -1322,12 +1311,12 @@ class MainWindow(QMainWindow):
         if self._too_small_for_metrics():
             wb.set_overlay(None, None)
             if wb.heat_visible:
-                self.statusBar().showMessage(f"No heat map: the output is under {METRICS_MIN_SIDE} pixels a side.", 5000)
+                self.statusBar().showMessage(f"No heat map: the output is under {MIN_SIDE} pixels a side.", 5000)
             return
-        pair = "after_ref" if self._reference_matches() else "after_before"
+        pair = AFTER_REF if self._reference_matches() else AFTER_BEFORE
         cached = self._heat_cache.get((id(result), pair))
         if cached is not None:
-            wb.set_overlay(result.label, cached[0], cached[1], "LPIPS-Alex", "vs reference" if pair == "after_ref" else "vs bicubic")
+            wb.set_overlay(result.label, cached[0], cached[1], METRICS["lpips_alex"].name, PAIRS[pair].against)
             return
         wb.set_overlay(None, None)
         if wb.heat_visible:

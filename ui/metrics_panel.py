@@ -7,8 +7,6 @@ the reference. Each row says which way is better.
 """
 from __future__ import annotations
 
-import math
-
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import (
     QAbstractItemView,
@@ -21,57 +19,42 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from restorer import facts
+from restorer.facts import format_value
+
 __all__ = ["MetricsPanel", "METRICS", "REGION_ROWS", "PAIRS", "WHOLE_PAIRS"]
 
-#: (key in restorer.metrics.compare's dict, row label, direction, decimals)
-METRICS = [
-    ("lpips_alex", "LPIPS (Alex)", "lower is better", 4),
-    ("lpips_vgg", "LPIPS (VGG)", "lower is better", 4),
-    ("dists", "DISTS", "lower is better", 4),
-    ("psnr", "PSNR (dB)", "higher is better", 2),
-    ("ssim", "SSIM", "higher is better", 4),
-]
+#: Rows of the whole-image table (:data:`restorer.facts.METRICS`: key, name, unit, direction, decimals).
+METRICS = [facts.METRICS[key] for key in ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")]
 
 #: Rows of the visible-region table (keys of ``restorer.metrics.RegionMetrics.region``).
-REGION_ROWS = [m for m in METRICS if m[0] in ("lpips_alex", "psnr", "ssim")]
+REGION_ROWS = [m for m in METRICS if m.key in ("lpips_alex", "psnr", "ssim")]
 
-#: (pair key, column title)
-PAIRS = [
-    ("after_before", "Restored vs bicubic"),
-    ("after_ref", "Restored vs reference"),
-    ("before_ref", "Bicubic vs reference"),
-]
+#: Columns of the region table (:data:`restorer.facts.PAIRS`).
+PAIRS = [facts.PAIRS[key] for key in (facts.AFTER_BEFORE, facts.AFTER_REF, facts.BEFORE_REF)]
 
 #: Columns of the whole-image table: ``PAIRS`` plus the no-reference consistency
 #: readout (the restored image downscaled back to the input's size, against the
 #: input: ``restorer.metrics.consistency``; PSNR, SSIM and LPIPS-Alex only).
-WHOLE_PAIRS = PAIRS + [("consistency", "Restored↓ vs input")]
+WHOLE_PAIRS = PAIRS + [facts.PAIRS[facts.CONSISTENCY]]
 
 
-def _format(value: float, decimals: int) -> str:
-    if math.isinf(value):
-        return "∞" if value > 0 else "-∞"
-    if math.isnan(value):
-        return "n/a"
-    return f"{value:.{decimals}f}"
-
-
-def _make_table(parent: QWidget, rows: list[tuple[str, str, str, int]], pairs: list[tuple[str, str]]) -> QTableWidget:
+def _make_table(parent: QWidget, rows: list[facts.Metric], pairs: list[facts.Pair]) -> QTableWidget:
     table = QTableWidget(len(rows), len(pairs) + 1, parent)
     # Two-line column titles ("Restored vs" / "reference"): one line was clipped in a
     # half-window-wide table. The full title is the tooltip.
-    for col, title in enumerate([title for _, title in pairs] + ["Direction"]):
+    for col, title in enumerate([pair.title for pair in pairs] + ["Direction"]):
         header = QTableWidgetItem(title.replace(" vs ", " vs\n"))
         header.setToolTip(title)
         table.setHorizontalHeaderItem(col, header)
-    table.setVerticalHeaderLabels([label for _, label, _, _ in rows])
+    table.setVerticalHeaderLabels([m.label for m in rows])
     table.setEditTriggers(QAbstractItemView.EditTrigger.NoEditTriggers)
     table.setSelectionMode(QAbstractItemView.SelectionMode.NoSelection)
     table.setFocusPolicy(Qt.FocusPolicy.NoFocus)
     table.horizontalHeader().setSectionResizeMode(QHeaderView.ResizeMode.Stretch)
     table.verticalHeader().setSectionResizeMode(QHeaderView.ResizeMode.ResizeToContents)
-    for row, (_, _, direction, _) in enumerate(rows):
-        item = QTableWidgetItem(direction)
+    for row, m in enumerate(rows):
+        item = QTableWidgetItem(m.direction)
         item.setForeground(parent.palette().placeholderText())
         table.setItem(row, len(pairs), item)
     height = table.horizontalHeader().sizeHint().height() + 2 * table.frameWidth()
@@ -126,7 +109,7 @@ class MetricsPanel(QWidget):
     def clear(self, pairs: tuple[str, ...] | None = None) -> None:
         """Blank the given pair columns of the whole-image table; None blanks
         every column of both tables."""
-        for col, (pair, _) in enumerate(WHOLE_PAIRS):
+        for col, pair in enumerate(p.key for p in WHOLE_PAIRS):
             if pairs is not None and pair not in pairs:
                 continue
             self.values.pop(pair, None)
@@ -136,7 +119,7 @@ class MetricsPanel(QWidget):
 
     def clear_region(self, pairs: tuple[str, ...] | None = None) -> None:
         """Blank the given pair columns (all when None) of the region table."""
-        for col, (pair, _) in enumerate(PAIRS):
+        for col, pair in enumerate(p.key for p in PAIRS):
             if pairs is not None and pair not in pairs:
                 continue
             self.region_values.pop(pair, None)
@@ -147,7 +130,7 @@ class MetricsPanel(QWidget):
 
     def set_pending(self, pairs: tuple[str, ...]) -> None:
         """Mark whole-image columns as being computed."""
-        for col, (pair, _) in enumerate(WHOLE_PAIRS):
+        for col, pair in enumerate(p.key for p in WHOLE_PAIRS):
             if pair in pairs:
                 for row in range(len(METRICS)):
                     self.table.item(row, col).setText("…")
@@ -158,10 +141,10 @@ class MetricsPanel(QWidget):
         Raises:
             ValueError: ``pair`` is not a key of ``WHOLE_PAIRS``.
         """
-        col = [p for p, _ in WHOLE_PAIRS].index(pair)
+        col = [p.key for p in WHOLE_PAIRS].index(pair)
         self.values[pair] = dict(values)
-        for row, (key, _, _, decimals) in enumerate(METRICS):
-            text = _format(float(values[key]), decimals) if key in values else "–"
+        for row, m in enumerate(METRICS):
+            text = format_value(float(values[m.key]), m.decimals) if m.key in values else "–"
             self.table.item(row, col).setText(text)
 
     def set_region_values(self, box: tuple[int, int, int, int], values: dict[str, dict[str, float]]) -> None:
@@ -171,15 +154,15 @@ class MetricsPanel(QWidget):
         self.region_box = tuple(box)
         x0, y0, x1, y1 = box
         self.region_title.setText(f"<b>Visible region</b> x {x0}–{x1}, y {y0}–{y1} ({x1 - x0}×{y1 - y0} px)")
-        for col, (pair, _) in enumerate(PAIRS):
+        for col, pair in enumerate(p.key for p in PAIRS):
             if pair not in values:
                 self.region_values.pop(pair, None)
                 _blank(self.region_table, len(REGION_ROWS), col)
                 continue
             self.region_values[pair] = dict(values[pair])
-            for row, (key, _, _, decimals) in enumerate(REGION_ROWS):
-                v = values[pair].get(key)
-                self.region_table.item(row, col).setText(_format(float(v), decimals) if v is not None else "n/a")
+            for row, m in enumerate(REGION_ROWS):
+                v = values[pair].get(m.key)
+                self.region_table.item(row, col).setText(format_value(None if v is None else float(v), m.decimals))
 
     def value(self, pair: str, metric: str) -> float | None:
         """The whole-image value (full precision, units as ``restorer.metrics.compare``)
@@ -198,8 +181,8 @@ class MetricsPanel(QWidget):
         region_title = self.region_title.text().replace("<b>", "").replace("</b>", "")
         for title, table, rows, pairs in (("Whole image", self.table, METRICS, WHOLE_PAIRS),
                                           (region_title, self.region_table, REGION_ROWS, PAIRS)):
-            lines.append("\t".join([title] + [t for _, t in pairs] + ["Direction"]))
-            for r, (_, label, _, _) in enumerate(rows):
-                lines.append("\t".join([label] + [table.item(r, c).text() for c in range(len(pairs) + 1)]))
+            lines.append("\t".join([title] + [p.title for p in pairs] + ["Direction"]))
+            for r, m in enumerate(rows):
+                lines.append("\t".join([m.label] + [table.item(r, c).text() for c in range(len(pairs) + 1)]))
             lines.append("")
         return "\n".join(lines).rstrip("\n") + "\n"

@@ -13,6 +13,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QTimer, Signal
 
+from restorer.facts import first_line
+
 from .jobs import Job
 
 __all__ = ["ReadoutController", "REGION_METRICS"]
@@ -172,8 +174,7 @@ class ReadoutController(QObject):
     def _on_failed(self, job: Job, exc: BaseException) -> None:
         if not self._end(job):
             return
-        text = str(exc).strip().splitlines()
-        self.failed.emit(text[0] if text else type(exc).__name__)
+        self.failed.emit(first_line(exc))
         self._kick()
 
     def _on_cancelled(self, job: Job) -> None:

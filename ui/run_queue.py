@@ -18,6 +18,8 @@ from typing import Any
 
 from PySide6.QtCore import QObject, QRectF, Signal
 
+from restorer.facts import first_line
+
 from .jobs import Job, quiet_gc
 from .pyramid import ImagePyramid
 from .qimage import tensor_to_qimage
@@ -291,8 +293,7 @@ class RunQueue(QObject):
         self.job, self.running = None, None
         job.item.status = status
         if status == "failed":
-            text = str(outcome).strip().splitlines()
-            job.item.message = text[0] if text else type(outcome).__name__
+            job.item.message = first_line(outcome)
         self.changed.emit()
         self.finished.emit(job.item, outcome)
         self._next()

@@ -22,7 +22,8 @@ from __future__ import annotations
 
 import torch
 
-from ._checks import MIN_SIDE, as_rgb, prepare_pair
+from ..facts import HIGHER_IS_BETTER, MIN_SIDE  # re-exported; names, units, directions: restorer.facts.METRICS
+from ._checks import as_rgb, prepare_pair
 from .dists import DISTS, get_dists
 from .lpips import LPIPS, get_lpips
 from .psnr import psnr
@@ -32,10 +33,6 @@ from .tiled import dists_tiled, lpips_tiled, ssim_tiled
 
 __all__ = ["psnr", "ssim", "ssim_map", "LPIPS", "get_lpips", "DISTS", "get_dists", "compare", "HIGHER_IS_BETTER",
            "lpips_map", "RegionMetrics", "consistency", "MIN_SIDE", "prepare_pair", "as_rgb"]
-
-#: For each key of :func:`compare`'s result: True when a higher value is better.
-HIGHER_IS_BETTER = {"lpips_alex": False, "lpips_vgg": False, "dists": False, "psnr": True, "ssim": True,
-                    "psnr_y": True}
 
 
 def compare(image: torch.Tensor, reference: torch.Tensor, device: str | torch.device = "cpu",

@@ -3,6 +3,8 @@ from __future__ import annotations
 
 import torch
 
+from ..facts import MIN_SIDE
+
 
 def check_pair(x: torch.Tensor, y: torch.Tensor, *, channels: int | None = None) -> None:
     """Raise ``ValueError`` unless ``x`` and ``y`` are equal-shaped (N, C, H, W) tensors.
@@ -24,11 +26,6 @@ def check_pair(x: torch.Tensor, y: torch.Tensor, *, channels: int | None = None)
             raise ValueError(f"{name} must have {channels} channels, got shape {tuple(t.shape)}")
     if x.shape != y.shape:
         raise ValueError(f"shapes differ: {tuple(x.shape)} vs {tuple(y.shape)}; they must match")
-
-
-#: Smallest side, in pixels, that every metric of :func:`restorer.metrics.compare` accepts
-#: (LPIPS-Alex's last stage needs 31; SSIM needs 11, LPIPS-VGG and DISTS 16).
-MIN_SIDE = 31
 
 
 def as_rgb(t, name: str) -> "torch.Tensor":

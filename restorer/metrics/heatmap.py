@@ -11,6 +11,8 @@ import math
 
 import torch
 
+from ..facts import METRICS
+
 __all__ = ["VIRIDIS", "colorize", "nice_ceiling", "render_heatmap"]
 
 #: Viridis sampled at 0, 1/8, ..., 1 (sRGB, 0..255); linear interpolation in between.
@@ -50,8 +52,8 @@ def colorize(values: torch.Tensor, vmax: float) -> torch.Tensor:
     return rgb.permute(2, 0, 1).unsqueeze(0).contiguous()
 
 
-def render_heatmap(values: torch.Tensor, title: str = "LPIPS-Alex", note: str = "lower is better",
-                   vmax: float | None = None) -> tuple[torch.Tensor, float]:
+def render_heatmap(values: torch.Tensor, title: str = METRICS["lpips_alex"].name,
+                   note: str = METRICS["lpips_alex"].direction, vmax: float | None = None) -> tuple[torch.Tensor, float]:
     """The map in colour, with a colour bar, tick labels and a title on the right.
 
     Args:

@@ -17,6 +17,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ..facts import MIN_SIDE
 from ..weights import backbone_state_dict, lpips_linear_weights
 from ._checks import check_pair
 
@@ -30,8 +31,9 @@ _SLICE_ENDS = {"alex": (2, 5, 8, 10, 12), "vgg16": (4, 9, 16, 23, 30)}
 _CHANNELS = {"alex": (64, 192, 384, 256, 256), "vgg16": (64, 128, 256, 512, 512)}
 _ALIASES = {"alex": "alex", "alexnet": "alex", "vgg": "vgg16", "vgg16": "vgg16"}
 
-#: Smallest height/width each backbone accepts (the last tapped stage must be >= 1 pixel).
-MIN_SIZE = {"alex": 31, "vgg16": 16}
+#: Smallest height/width each backbone accepts (the last tapped stage must be >= 1 pixel);
+#: alex's 31 is the metrics' :data:`restorer.facts.MIN_SIDE`.
+MIN_SIZE = {"alex": MIN_SIDE, "vgg16": 16}
 
 # ScalingLayer of the reference package (``lpips/lpips.py``), applied to inputs
 # in [-1, 1]: the ImageNet mean/std expressed in [-1, 1] units.

@@ -42,6 +42,7 @@ import threading
 import torch
 import torch.nn.functional as F
 
+from ..facts import MIN_SIDE
 from ._checks import as_rgb, prepare_pair
 from .dists import get_dists
 from .lpips import MIN_SIZE, combine_stage_maps, get_lpips
@@ -348,8 +349,8 @@ def consistency(restored: torch.Tensor, lr_input: torch.Tensor, device: str | to
     r = as_rgb(restored, "restored").to(dev, torch.float32)
     lr = as_rgb(lr_input, "input").to(dev, torch.float32)
     h, w = lr.shape[-2:]
-    if min(h, w) < MIN_SIZE["alex"]:
-        raise ValueError(f"input is {w}x{h}; the consistency readout needs at least 31x31 pixels")
+    if min(h, w) < MIN_SIDE:
+        raise ValueError(f"input is {w}x{h}; the consistency readout needs at least {MIN_SIDE}x{MIN_SIDE} pixels")
     with torch.inference_mode():
         if tuple(r.shape[-2:]) != (h, w):
             r = F.interpolate(r, size=(h, w), mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)

@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from ..facts import first_line
 from .generator import RestorerCompact
 
 __all__ = ["RestorerCompact", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
@@ -195,8 +196,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, (EOFError, KeyError, IndexError, pickle.UnpicklingError)):
         # what the pickle reader raises on bytes that are not a pickle (e.g. KeyError: 174812789)
         return f"not a readable checkpoint: {corrupt}"
-    first = text.strip().splitlines()[0] if text.strip() else type(exc).__name__
-    return first.split(". ")[0]  # torch adds paragraphs of advice after the first sentence
+    return first_line(exc).split(". ")[0]  # torch adds paragraphs of advice after the first sentence
 
 
 def load_model(name: str | None = None):

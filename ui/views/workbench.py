@@ -132,8 +132,8 @@ class ComparisonWorkbench(QWidget):
             pane.update()
 
     # --------------------------------------------------------------- heat map
-    def set_overlay(self, key: str | None, pyramid: ImagePyramid | None, vmax: float = 1.0, label: str = "LPIPS",
-                    against: str = "") -> None:
+    def set_overlay(self, key: str | None, pyramid: ImagePyramid | None, vmax: float = 1.0,
+                    label: str = ColourBar.metric.name, against: str = "") -> None:
         """Lay the colourised heat map ``pyramid`` over layer ``key`` (None removes it);
         the colour bar reads 0 .. ``vmax`` and is titled ``label`` / ``against``."""
         for layer in self._layers:
