@@ -165,7 +165,6 @@ class MainWindow(QMainWindow):
         self.documents: dict[Path, Document] = {}
         self.doc: Document | None = None
         self.last_device: str | None = None
-        self.last_seconds: float | None = None
         self._models: dict[str | None, Any] = {}
         self._metrics_job: Job | None = None
         self._warm_job: Job | None = None
@@ -175,14 +174,12 @@ class MainWindow(QMainWindow):
         self._live_tiles: list[tuple[QRectF, Any]] = []  # current run's tiles, in LR pixels
         self._previews: dict[Path, list[tuple[QRectF, Any]]] = {}  # crop previews, LR pixels
         self._heat_cache: dict[tuple[int, str], tuple[ImagePyramid, float]] = {}
-        self._heat_pair: str | None = None
         self._readout_key: tuple | None = None
         self._readout_error_shown = False
         self._warm_up_enabled = warm_up
         self._warmed = False
 
         self.workbench = ComparisonWorkbench(self)
-        self.view = self.workbench
         self.setCentralWidget(self.workbench)
         self.metrics_panel = MetricsPanel(self)
         self.metrics_dock = self._dock("Metrics", "metrics_dock", self.metrics_panel, Qt.DockWidgetArea.BottomDockWidgetArea)
@@ -1023,7 +1020,7 @@ class MainWindow(QMainWindow):
         doc = self.documents.get(item.path.resolve())
         if item.status == "done" and doc is not None:
             self._models[item.model_key] = outcome.model
-            self.last_device, self.last_seconds = outcome.device, outcome.seconds
+            self.last_device = outcome.device
             self.device_label.setText(f"Device: {outcome.device}")
             self.time_label.setText(f"Last run: {outcome.seconds:.2f} s")
             if doc.image is None:
@@ -1320,7 +1317,6 @@ class MainWindow(QMainWindow):
             return
         wb.set_overlay(None, None)
         if wb.heat_visible:
-            self._heat_pair = pair
             self.readouts.request_heatmap(pair)
             self.statusBar().showMessage("Computing the LPIPS heat map…", 3000)
 

@@ -17,14 +17,7 @@ from restorer.facts import first_line
 
 from .jobs import Job
 
-__all__ = ["ReadoutController", "REGION_METRICS"]
-
-#: (key, label, higher is better, decimals) of the region readouts.
-REGION_METRICS = [
-    ("lpips_alex", "LPIPS (Alex)", False, 4),
-    ("psnr", "PSNR (dB)", True, 2),
-    ("ssim", "SSIM", True, 4),
-]
+__all__ = ["ReadoutController"]
 
 
 class ReadoutController(QObject):
@@ -39,7 +32,6 @@ class ReadoutController(QObject):
         heatmap_ready(pair, pyramid, vmax): a colourised LPIPS map
             (:class:`~ui.pyramid.ImagePyramid`) and the value of its top colour.
         failed(str): a one-line error message.
-        idle(): nothing is running or waiting.
 
     Args:
         parent: Qt parent.
@@ -49,7 +41,6 @@ class ReadoutController(QObject):
     region_ready = Signal(object, object)
     heatmap_ready = Signal(str, object, float)
     failed = Signal(str)
-    idle = Signal()
 
     def __init__(self, parent: QObject | None = None, delay_ms: int = 150) -> None:
         super().__init__(parent)
@@ -143,8 +134,6 @@ class ReadoutController(QObject):
                     out[pair] = self._metrics_for(pair, cache, pairs, device).region(box)
                 return ("region", gen, box, out)
         else:
-            if self._job is None and not self.busy():
-                self.idle.emit()
             return
         job = Job(work, self)
         job.succeeded.connect(self._on_done)

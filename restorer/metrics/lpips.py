@@ -122,9 +122,6 @@ class LPIPS(nn.Module):
             yield h
             start = end
 
-    def _stages(self, x: torch.Tensor) -> list[torch.Tensor]:
-        return list(self._stage_iter(x))
-
     @staticmethod
     def _unit(f: torch.Tensor) -> torch.Tensor:
         return f * (1.0 / (torch.sqrt(torch.sum(f * f, dim=1, keepdim=True)) + _EPS))
