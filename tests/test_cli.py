@@ -84,6 +84,7 @@ def test_compare_identical_and_mismatched(tmp_path, photo, capsys):
     assert "64x48" in err and "128x96" in err and err.count("\n") == 1
 
 
+@pytest.mark.slow  # five subprocesses, each importing the engine
 def test_exit_codes_through_main_py(tmp_path):
     run = lambda *a: subprocess.run([sys.executable, str(ROOT / "main.py"), *a], capture_output=True, text=True)  # noqa: E731
     usage = run("restore")

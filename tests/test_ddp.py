@@ -8,9 +8,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 import torch.multiprocessing as mp
 from PIL import Image
+
+pytestmark = pytest.mark.slow  # two spawned processes train two stages
 
 
 def _free_port() -> int:

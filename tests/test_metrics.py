@@ -267,6 +267,7 @@ def tid2013_pairs():
     }
 
 
+@pytest.mark.slow  # TID2013 photos at full resolution (first run: pip download)
 def test_lpips_alex_official_tid2013_values(tid2013_pairs, lpips_models):
     ours, ref = lpips_models["alex"]
     for name, (dist, refimg) in tid2013_pairs.items():
@@ -283,6 +284,7 @@ def test_lpips_alex_official_tid2013_values(tid2013_pairs, lpips_models):
 TID_DISTS = {"I03": 0.4742, "I04": 0.1424, "I06": 0.0683, "I08": 0.0287, "I19": 0.3123}
 
 
+@pytest.mark.slow  # TID2013 photos at full resolution (first run: pip download)
 def test_dists_official_tid2013_values(tid2013_pairs):
     model = get_dists()
     for name, (dist, refimg) in tid2013_pairs.items():
@@ -347,6 +349,7 @@ def test_compare_keys_values_and_size_error():
         compare(torch.zeros(3, 64, 64), torch.zeros(3, 64, 64))
 
 
+@pytest.mark.slow  # TID2013 photos at full resolution (first run: pip download)
 def test_ssim_matches_scikit_image_on_photos(tid2013_pairs):
     """SSIM (whole and banded) equals scikit-image on real photos, within 1e-4."""
     from restorer.metrics import ssim_tiled

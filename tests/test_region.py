@@ -67,6 +67,7 @@ def test_tiled_dists_and_ssim_equal_untiled(pair):
 # -------------------------------------------------------------- LPIPS map
 
 
+@pytest.mark.slow  # a 1021x767 pair through both LPIPS implementations
 def test_lpips_map_equals_reference_spatial_on_odd_size():
     x, y = _textured_pair(767, 1021, seed=2)  # 1021x767
     ref = reference_lpips("alex")

@@ -142,6 +142,7 @@ def test_alpha_by_model_or_filter(model):
         restore_into(model, rgb, alpha, by_model, alpha_mode="nearest")
 
 
+@pytest.mark.slow  # a subprocess importing torch
 def test_available_memory_honours_ulimit():
     """Under ``ulimit -v`` the free memory is what the process may still map, not the system's RAM."""
     import subprocess
