@@ -169,6 +169,7 @@ def test_pool_is_a_seeded_function_of_the_source_and_refreshes(data_dir, tmp_pat
     assert k, "the HR sample is a transformed pool slot"
 
 
+@pytest.mark.slow
 def test_training_from_a_pool_learns_and_resumes_exactly(data_dir, tmp_path):
     kw = dict(degradation="mix", pool=str(tmp_path / "pool"), pool_size=16, pool_refresh=0.25, workers=0)
     straight = train(_cfg(data_dir, tmp_path / "a", steps=10, **kw), progress=False)
