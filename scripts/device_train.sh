@@ -1,0 +1,163 @@
+#!/usr/bin/env bash
+# GAN training of the x4 generator on the device tool's H200, in one call that ends by itself inside
+# the tool's 600 s command limit (docs/TRAINING.md, "On a lent GPU (H200)"). Run from the repository
+# root with OUT set (the tool sets it) and `.device/` carried (built here by scripts/device_bundle.py):
+#
+#   1. installs the carried wheels into $SITE (PYTHONPATH) and unpacks the VGG16 weights into
+#      $RESTORER_CACHE_DIR, where restorer.weights finds them;
+#   2. prints nvidia-smi and torch's view of CUDA;
+#   3. builds the pool of degraded pairs (a zero-step run of `main.py train` on the CPU), timed;
+#   4. trains the GAN stage (LPIPS-VGG, degradation mix) from .device/start.safetensors for the wall
+#      time the budget leaves (BUDGET seconds from the start, less RESERVE for the train process's
+#      start and the exports; MINUTES caps it), in $RUN (not under $OUT: a checkpoint is ~19 MB);
+#   5. writes under $OUT at most 8 files: device.log, log.csv, ema.safetensors (final EMA),
+#      ema_step_N.safetensors (EMA of up to 3 kept checkpoints, spread over the run) and last.pt
+#      (whole, or split as last.pt.part0, last.pt.part1 when over 15 MiB: `cat` them back together),
+#      and checks each exported generator with restorer.models.load_model on the device.
+#
+# CPU smoke test (here, beside a training run):
+#   OUT=/tmp/devout DEVICE=cpu MINUTES=0.5 BATCH=2 POOL=200 THREADS=1 LOADER_WORKERS=1 \
+#       PY=.venv/bin/python nice -n 19 scripts/device_train.sh
+# Every setting below can be overridden from the environment. POOL_DIR and RUN are emptied first,
+# so they must lie outside the repository.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+T0=$(date +%s)
+: "${OUT:?set OUT to the folder whose files come back}"
+PY=${PY:-python3}
+DEVICE=${DEVICE:-cuda}
+BUDGET=${BUDGET:-560}           # seconds from start to the last file written under $OUT
+RESERVE=${RESERVE:-45}          # of which: train process start (photos, LPIPS, CUDA) + final checkpoint + exports
+MINUTES=${MINUTES:-}            # cap on the training wall time in minutes ('' = what the budget leaves)
+BATCH=${BATCH:-48}
+HR=${HR:-128}
+LR=${LR:-1e-4}
+POOL=${POOL:-60000}             # pairs; 128² HR: 3 GB in $POOL_DIR
+POOL_DIR=${POOL_DIR:-/tmp/pool}
+REFRESH=${REFRESH:-0.25}
+WORKERS=${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))}
+THREADS=${THREADS:-2}            # torch threads of the train process (its CPU work is data only)
+LOADER_WORKERS=${LOADER_WORKERS:-4}  # processes that read the pool's batches (0 = in the train process)
+SEED=${SEED:-21}
+CKPT=${CKPT:-500}
+KEEP=${KEEP:-1000}
+RUN=${RUN:-/tmp/devrun}
+SITE=${SITE:-/tmp/site}
+B=.device
+
+mkdir -p "$OUT"
+exec > >(tee -a "$OUT/device.log") 2>&1
+since() { echo $(( $(date +%s) - T0 )); }
+say() { echo "[device_train +$(since)s] $*"; }
+[ -f "$B/start.safetensors" ] && [ -d "$B/train" ] && [ -d "$B/vgg16" ] \
+    || { say "no bundle: run scripts/device_bundle.py here and carry .device"; exit 2; }
+for d in "$POOL_DIR" "$RUN"; do
+    case "$(realpath -m "$d")/" in "$(pwd -P)"/*) say "$d: POOL_DIR and RUN must lie outside the repository"; exit 2;; esac
+done
+export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=${TQDM_MININTERVAL:-30} RESTORER_CACHE_DIR=${RESTORER_CACHE_DIR:-/tmp/restorer-cache}
+
+say "1. wheels -> $SITE, VGG16 -> $RESTORER_CACHE_DIR"
+"$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$B"/whl/*.whl \
+    || { say "wheel install failed"; exit 3; }
+export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
+"$PY" scripts/device_bundle.py --unpack-vgg "$B/vgg16" "$RESTORER_CACHE_DIR" || exit 3
+
+say "2. machine"
+command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,clocks.sm --format=csv
+nproc; free -g | head -2; df -h /tmp | tail -1
+"$PY" - <<'EOF' || exit 4
+import torch, torchvision, PIL, numpy, safetensors, tqdm
+print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(),
+      "| torchvision", torchvision.__version__, "pillow", PIL.__version__, "numpy", numpy.__version__,
+      "safetensors", safetensors.__version__, "tqdm", tqdm.__version__)
+if torch.cuda.is_available():
+    p = torch.cuda.get_device_properties(0)
+    print(f"{p.name}: {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs, capability {p.major}.{p.minor}")
+from restorer.weights import backbone_state_dict, lpips_linear_weights
+print("LPIPS-VGG weights:", len(backbone_state_dict("vgg16")), "backbone tensors,", len(lpips_linear_weights("vgg16")), "linear layers")
+EOF
+
+common=(--data "$B/train" --prescale 1 --hr-size "$HR" --degradation mix --pool "$POOL_DIR" --pool-size "$POOL"
+        --pool-refresh "$REFRESH" --workers "$WORKERS" --seed "$SEED")
+say "3. pool: $POOL pairs of ${HR}² with $WORKERS workers in $POOL_DIR"
+rm -rf /tmp/poolprep "$POOL_DIR"/hr.u8 "$POOL_DIR"/lr.u8 "$POOL_DIR"/meta.json   # a fresh pool for this run
+t_pool=$(date +%s)
+"$PY" main.py train --stage psnr --device cpu --steps 0 --threads 1 --out /tmp/poolprep "${common[@]}" \
+    || { say "pool build failed"; exit 5; }
+t_pool=$(( $(date +%s) - t_pool ))
+say "pool ready in ${t_pool}s ($(( POOL / (t_pool > 0 ? t_pool : 1) )) pairs/s, process start and photo loading included)"
+
+left=$(( BUDGET - RESERVE - $(since) ))
+minutes=$("$PY" -c "m = max($left, 6) / 60; cap = '$MINUTES'; print(round(min(m, float(cap)) if cap else m, 2))")
+say "4. GAN stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $B/start.safetensors -> $RUN"
+rm -rf "$RUN"
+# The launcher around `main.py train`: cudnn autotuning, and data-loader workers for the pool's batches
+# (restorer.train.loop reads a pool in the main process, ~15 ms per batch of 48 on one core, which would
+# leave the GPU idle between steps; samples stay a function of (seed, index), read from the shared memmap).
+launcher='
+import os, sys, torch
+torch.backends.cudnn.benchmark = True
+import restorer.train.loop as loop
+n = int(os.environ.get("LOADER_WORKERS", "0"))
+if n:
+    own = loop.make_loader
+    loop.make_loader = lambda ds, batch, step=0, rank=0, world=1, workers=0: own(ds, batch, step, rank, world, workers or n)
+from main import main
+sys.exit(main(sys.argv[1:]))'
+# (its sleep writes nowhere, so no orphan holds the log's pipe open after the kill below)
+( while sleep 60 >/dev/null 2>&1; do [ -f "$RUN/log.csv" ] && say "log.csv: $(tail -1 "$RUN/log.csv")"; done ) &
+heartbeat=$!
+# SIGTERM (checkpoint, then exit) if the train process outlives the budget.
+LOADER_WORKERS=$LOADER_WORKERS TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
+    "$PY" -c "$launcher" train --stage gan --device "$DEVICE" --out "$RUN" --init "$B/start.safetensors" \
+    --steps 10000000 --batch "$BATCH" --lr "$LR" --perceptual lpips-vgg --threads "$THREADS" \
+    --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 "${common[@]}"
+status=$?
+kill "$heartbeat" 2>/dev/null
+say "train exited with $status"
+
+say "5. files -> $OUT"
+[ -f "$RUN/last.pt" ] || { say "no checkpoint was written"; exit 6; }
+cp "$RUN/log.csv" "$OUT/log.csv"
+"$PY" - "$RUN" "$OUT" "$DEVICE" <<'EOF'
+import csv, sys
+from pathlib import Path
+import torch
+from restorer.models import load_model
+from restorer.train.loop import export_generator
+
+run, out, device = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
+kept = sorted((int(p.stem.split("_")[1]), p) for p in run.glob("step_*.pt"))
+last_step = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"]
+kept = [(s, p) for s, p in kept if s < last_step]
+# the kept checkpoints nearest to 1/4, 1/2 and 3/4 of the run (the last one's EMA is ema.safetensors)
+picks = sorted({min(kept, key=lambda sp: abs(sp[0] - f * last_step)) for f in (0.25, 0.5, 0.75)} if kept else set())
+targets = [(run / "last.pt", out / "ema.safetensors")] + [(p, out / f"ema_step_{s}.safetensors") for s, p in picks]
+dev = torch.device("cuda" if device == "cuda" and torch.cuda.is_available() else "cpu")
+x = torch.rand(1, 3, 64, 64, device=dev)
+for ck, dst in targets:
+    export_generator(ck, dst)
+    try:  # a check only: the files are written either way
+        m = load_model(str(dst)).to(dev)
+        with torch.no_grad():
+            y = m(x)
+        print(f"{dst.name}: {ck.name}, scale {m.scale}, output {tuple(y.shape)} in [{y.min():.3f}, {y.max():.3f}]")
+    except Exception as exc:  # noqa: BLE001
+        print(f"{dst.name}: written from {ck.name}; load_model check failed: {exc}")
+rows = list(csv.DictReader(open(run / "log.csv")))
+if rows:
+    a, b = rows[0], rows[-1]
+    s0, s1, t0, t1 = int(a["step"]), int(b["step"]), float(a["elapsed_s"]), float(b["elapsed_s"])
+    rate = f"{(s1 - s0) / (t1 - t0):.2f} steps/s after step {s0}" if s1 > s0 and t1 > t0 else "too short to time"
+    print(f"{last_step} steps; log.csv: {s1} steps in {t1:.0f} s, {rate}; last row {dict(b)}")
+EOF
+size=$(stat -c %s "$RUN/last.pt")
+if [ "$size" -le $(( 15 * 1024 * 1024 )) ]; then
+    cp "$RUN/last.pt" "$OUT/last.pt"
+else
+    split -b 15M -d -a 1 "$RUN/last.pt" "$OUT/last.pt.part"
+fi
+sha256sum "$RUN/last.pt" | sed "s|$RUN/||"
+ls -l "$OUT"
+say "done"
+sleep 1  # let tee finish device.log
