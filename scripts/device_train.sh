@@ -91,27 +91,14 @@ left=$(( BUDGET - RESERVE - $(since) ))
 minutes=$("$PY" -c "m = max($left, 6) / 60; cap = '$MINUTES'; print(round(min(m, float(cap)) if cap else m, 2))")
 say "4. GAN stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $B/start.safetensors -> $RUN"
 rm -rf "$RUN"
-# The launcher around `main.py train`: cudnn autotuning, and data-loader workers for the pool's batches
-# (restorer.train.loop reads a pool in the main process, ~15 ms per batch of 48 on one core, which would
-# leave the GPU idle between steps; samples stay a function of (seed, index), read from the shared memmap).
-launcher='
-import os, sys, torch
-torch.backends.cudnn.benchmark = True
-import restorer.train.loop as loop
-n = int(os.environ.get("LOADER_WORKERS", "0"))
-if n:
-    own = loop.make_loader
-    loop.make_loader = lambda ds, batch, step=0, rank=0, world=1, workers=0: own(ds, batch, step, rank, world, workers or n)
-from main import main
-sys.exit(main(sys.argv[1:]))'
 # (its sleep writes nowhere, so no orphan holds the log's pipe open after the kill below)
 ( while sleep 60 >/dev/null 2>&1; do [ -f "$RUN/log.csv" ] && say "log.csv: $(tail -1 "$RUN/log.csv")"; done ) &
 heartbeat=$!
 # SIGTERM (checkpoint, then exit) if the train process outlives the budget.
-LOADER_WORKERS=$LOADER_WORKERS TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
-    "$PY" -c "$launcher" train --stage gan --device "$DEVICE" --out "$RUN" --init "$B/start.safetensors" \
+TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
+    "$PY" main.py train --stage gan --device "$DEVICE" --out "$RUN" --init "$B/start.safetensors" \
     --steps 10000000 --batch "$BATCH" --lr "$LR" --perceptual lpips-vgg --threads "$THREADS" \
-    --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 "${common[@]}"
+    --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}"
 status=$?
 kill "$heartbeat" 2>/dev/null
 say "train exited with $status"

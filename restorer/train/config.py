@@ -52,4 +52,5 @@ class TrainConfig:
     pool: str = _opt("", "folder of a precomputed pool of degraded pairs (restorer.train.pool); '' = degrade per step")
     pool_size: int = _opt(12000, "pairs in the pool")
     pool_refresh: float = _opt(0.25, "fraction of the pool replaced by new pairs each epoch (pool_size / batch steps)")
+    loader_workers: int = _opt(0, "processes that read the pool's batches (0 = the train process; a GPU needs a few)")
     device: str = _opt("auto", "auto, cpu or cuda (DDP: each rank's own GPU)")

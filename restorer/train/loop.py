@@ -167,6 +167,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
         device = torch.device(cfg.device)
     if device.type == "cuda":
         torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True  # fixed patch sizes: let cuDNN pick its fastest kernels
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
@@ -260,7 +261,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
 
             bar = tqdm(total=cfg.steps, initial=step, desc=f"train {cfg.stage}", unit="step")
 
-    loader = iter(make_loader(dataset, cfg.batch, step, rank, world, 0 if pool else cfg.workers))
+    loader = iter(make_loader(dataset, cfg.batch, step, rank, world, cfg.loader_workers if pool else cfg.workers))
     epoch_steps = max(1, cfg.pool_size // (cfg.batch * world))
     start_step = step
     gen.train()
@@ -325,7 +326,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
                     log.flush()
             if bar is not None:
                 bar.update(1)
-                bar.set_postfix(l1=f"{row[0].item():.4f}")
+                if step % cfg.log_every == 0:  # .item() waits for the GPU: not every step
+                    bar.set_postfix(l1=f"{row[0].item():.4f}")
             if step % cfg.ckpt_every == 0:
                 checkpoint()
             if stop:
