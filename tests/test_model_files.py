@@ -135,3 +135,15 @@ def test_truncated_checkpoint_reason_is_one_sentence(tmp_path):
         load_model(str(cut))
     message = str(info.value)
     assert "cut.pth" in message and "zip archive" in message and "internal miniz error" not in message
+
+
+def test_our_architecture_lives_on_a_copy_of_spandrels_registry():
+    """RestorerCompact is detected first on our registry; spandrel's global one is left as it was."""
+    from spandrel import MAIN_REGISTRY
+
+    from restorer.models import registry
+
+    before = len(MAIN_REGISTRY)
+    assert load_model().architecture.id == "RestorerCompact"
+    assert registry().architectures("detection")[0].architecture.id == "RestorerCompact"
+    assert "RestorerCompact" not in MAIN_REGISTRY and len(MAIN_REGISTRY) == before == len(registry()) - 1

@@ -3,31 +3,38 @@
 Every generator, ours or a community one, is handled through spandrel's
 ``ImageModelDescriptor`` (scale, channels, fp16/bf16 support, size requirements,
 tiling advice). Our :class:`~restorer.models.generator.RestorerCompact` is
-registered with spandrel's registry as architecture ``RestorerCompact`` instead
-of being special-cased.
+registered as architecture ``RestorerCompact`` on our own copy of spandrel's
+registry (:func:`registry`; spandrel's global ``MAIN_REGISTRY`` is left
+untouched) instead of being special-cased.
 
 Model names (:func:`resolve_model_path`): ``None`` or a bundled name
-(``"restorer-x4"``, ``"restorer-x2"``) means a model in ``weights/``; an existing path is that file;
+(``"restorer-x4"``, ``"restorer-x2"``) means a bundled model (:func:`weights_dir`:
+the top-level ``weights/`` folder in a checkout, package data in an installed
+wheel); an existing path is that file;
 any other name is looked up in the user's models folder (:func:`models_dir`, by
 file name or by stem), so a downloaded ``4x-Foo.pth`` dropped there runs as
 ``--model 4x-Foo``. Files: ``.safetensors``, ``.pth``, ``.pt``, ``.ckpt`` (any
 architecture spandrel supports: ESRGAN, Real-ESRGAN, SwinIR, HAT, SPAN...).
 
-Safety: pickled files (``.pth``/``.pt``/``.ckpt``) are read with
-``torch.load(weights_only=True)`` (PyTorch's allow-list unpickler: tensors,
-containers and numbers only), never with spandrel's own ``torch.load`` or
-``torch.jit.load``: a pickle that asks for any other callable is refused, and
-TorchScript archives (which carry code) are not loaded.
+Safety: we read model files ourselves (:func:`read_state_dict`) and hand spandrel
+only the state dict (``ModelLoader.load_from_state_dict``). Pickled files
+(``.pth``/``.pt``/``.ckpt``) are read with ``torch.load(weights_only=True)``
+(PyTorch's allow-list unpickler: tensors, containers and numbers only), never
+with spandrel's own ``torch.load`` or ``torch.jit.load``: a pickle that asks for
+any other callable is refused, and TorchScript archives (which carry code) are
+not loaded.
 """
 from __future__ import annotations
 
+from importlib import resources
 from pathlib import Path
 
 from ..facts import first_line
 from .generator import RestorerCompact
 
 __all__ = ["RestorerCompact", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
-           "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS"]
+           "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS", "registry",
+           "read_state_dict"]
 
 #: File extensions of model files (spandrel's loader supports exactly these).
 MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
@@ -37,11 +44,22 @@ class ModelLoadError(Exception):
     """A model file could not be loaded; the message names the file and the reason."""
 
 
-def weights_dir() -> Path:
-    """Return the repository's ``weights/`` folder (bundled models and model cards).
+#: Where the bundled models lie inside this package once installed from a wheel: pyproject.toml
+#: maps the top-level ``weights/`` folder to the package data ``restorer/models/bundled/``.
+BUNDLED_PACKAGE_DIR = "bundled"
 
-    The path is computed from this file's location; it is not checked to exist.
+
+def weights_dir() -> Path:
+    """Return the folder of the bundled models and their model cards.
+
+    Installed from a wheel: the package data ``restorer/models/bundled/``, found
+    with ``importlib.resources`` (wheels install unzipped, so it is a real
+    folder). In a checkout, plain or installed editable: the top-level
+    ``weights/`` folder beside ``restorer/``. Not checked to hold the models.
     """
+    packaged = resources.files(__name__).joinpath(BUNDLED_PACKAGE_DIR)
+    if packaged.is_dir():
+        return Path(str(packaged))
     return Path(__file__).resolve().parents[2] / "weights"
 
 
@@ -50,14 +68,23 @@ BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors", "restorer-x2": "rest
 #: The bundled model used when no name is given.
 DEFAULT_MODEL = "restorer-x4"
 
-_registered = False
+_registry = None
 
 
-def _register() -> None:
-    """Add the RestorerCompact architecture to spandrel's main registry (once)."""
-    global _registered
-    if _registered:
-        return
+def registry():
+    """spandrel's registry with our RestorerCompact architecture added (built once).
+
+    A copy of ``spandrel.MAIN_REGISTRY`` (copy-on-write): spandrel's global
+    registry, which other programs in the process may use, is left untouched.
+    Our detection key ``restorer_arch`` is unique, so it is checked before every
+    other architecture (SRVGG "Compact" would otherwise claim our files).
+
+    Returns:
+        ``spandrel.ArchRegistry``, for ``spandrel.ModelLoader(registry=...)``.
+    """
+    global _registry
+    if _registry is not None:
+        return _registry
     from spandrel import MAIN_REGISTRY, ArchSupport, Architecture, ImageModelDescriptor
     from spandrel.util import KeyCondition
 
@@ -85,12 +112,11 @@ def _register() -> None:
                 output_channels=out_ch,
             )
 
-    if "RestorerCompact" not in MAIN_REGISTRY:
-        # Our detection key ``restorer_arch`` is unique, so check it before every
-        # other architecture (SRVGG "Compact" would otherwise claim our files).
-        others = tuple(a.architecture.id for a in MAIN_REGISTRY.architectures())
-        MAIN_REGISTRY.add(ArchSupport.from_architecture(RestorerCompactArch(), before=others))
-    _registered = True
+    ours = MAIN_REGISTRY.copy()
+    others = tuple(a.architecture.id for a in ours.architectures())
+    ours.add(ArchSupport.from_architecture(RestorerCompactArch(), before=others))
+    _registry = ours
+    return ours
 
 
 def models_dir() -> Path:
@@ -154,29 +180,35 @@ def resolve_model_path(name: str | None) -> Path:
                          f"models folder: {folder})")
 
 
-def _safe_loader():
-    """A spandrel ``ModelLoader`` whose pickle reading is ``torch.load(weights_only=True)``
-    and which refuses TorchScript (see the module docstring)."""
+def read_state_dict(path: Path) -> dict:
+    """Read a model file's tensors without running code from it (module docstring).
+
+    Args:
+        path: a ``.safetensors``, ``.pth``, ``.pt`` or ``.ckpt`` file.
+
+    Returns:
+        What the file holds: a state dict, possibly wrapped (``params_ema``,
+        ``state_dict``...; spandrel unwraps it), on the CPU.
+
+    Raises:
+        ValueError: a TorchScript archive (it carries code).
+        Whatever safetensors or ``torch.load(weights_only=True)`` raise on a
+        file they cannot read (turned into one line by :func:`load_model`).
+    """
+    if path.suffix.lower() == ".safetensors":
+        from safetensors.torch import load_file
+
+        return load_file(str(path))
+    import zipfile
+
     import torch
-    from spandrel import ModelLoader
 
-    class SafeLoader(ModelLoader):
-        def _load_pth(self, path):
-            return torch.load(path, map_location=self.device, weights_only=True)
-
-        def _load_torchscript(self, path):
-            # spandrel tries TorchScript first for .pt; read a plain pickle instead,
-            # and refuse real TorchScript archives (their zip holds a code/ folder).
-            import zipfile
-
-            if zipfile.is_zipfile(path):
-                with zipfile.ZipFile(path) as zf:
-                    if any("/code/" in n or n.startswith("code/") for n in zf.namelist()):
-                        raise ValueError("not loaded: a TorchScript archive carries code; use a state dict "
-                                         "(.pth/.safetensors)")
-            return self._load_pth(path)
-
-    return SafeLoader()
+    if zipfile.is_zipfile(path):
+        with zipfile.ZipFile(path) as zf:
+            if any("/code/" in n or n.startswith("code/") for n in zf.namelist()):
+                raise ValueError("not loaded: a TorchScript archive carries code; use a state dict "
+                                 "(.pth/.safetensors)")
+    return torch.load(path, map_location="cpu", weights_only=True)
 
 
 def _reason(exc: BaseException) -> str:
@@ -216,8 +248,7 @@ def load_model(name: str | None = None):
             not an image model, or a pickle that asks to run code (refused, see
             the module docstring); one line naming the file and the reason.
     """
-    _register()
-    from spandrel import ImageModelDescriptor, UnsupportedModelError
+    from spandrel import ImageModelDescriptor, ModelLoader, UnsupportedModelError
 
     path = resolve_model_path(name)
     if path.suffix.lower() not in MODEL_EXTENSIONS:
@@ -225,7 +256,7 @@ def load_model(name: str | None = None):
     if path.is_file() and path.stat().st_size == 0:
         raise ModelLoadError(f"{path}: cannot load model (empty file, 0 bytes)")
     try:
-        desc = _safe_loader().load_from_file(str(path))
+        desc = ModelLoader(registry=registry()).load_from_state_dict(read_state_dict(path))
     except UnsupportedModelError:
         raise ModelLoadError(f"{path}: unsupported model architecture (spandrel does not recognise it)") from None
     except Exception as exc:  # noqa: BLE001 - any loader failure becomes one line
