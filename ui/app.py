@@ -1,9 +1,79 @@
-"""Desktop app entry point: ``python main.py [IMAGE ...]``."""
+"""The program's entry point: the desktop app, or the CLI for a subcommand.
+
+``python main.py ...`` in a checkout and the ``restorer`` console script of an
+installed wheel (where this package is ``restorer.ui``) both run :func:`main`.
+Nothing here imports Qt or torch until the chosen path needs it.
+"""
 from __future__ import annotations
 
+import os
 import sys
+from pathlib import Path
 
-__all__ = ["run_app"]
+__all__ = ["run_app", "main", "entry", "SUBCOMMANDS"]
+
+#: Subcommands handled by :func:`restorer.cli.main`; ``bench`` goes to the checkout's benchmarks.
+SUBCOMMANDS = {"restore", "models", "compare", "train"}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Dispatch to the benchmarks, the CLI or the desktop app; return the exit status.
+
+    Args:
+        argv: arguments without the program name; None = ``sys.argv[1:]``.
+            ``bench ...`` goes to the checkout's :func:`bench.main` (:func:`_bench`);
+            a subcommand in ``SUBCOMMANDS`` or a leading ``-h``/``--help``/``--debug``
+            goes to :func:`restorer.cli.main`; anything else (image paths, Qt
+            options, or nothing) opens the desktop app (:func:`run_app`).
+
+    Returns:
+        The exit status: 0 on success, 1 on failure, 2 on a usage error
+        (DESIGN.md section 6).
+
+    Raises:
+        SystemExit: from argparse, on a CLI usage error (2) or ``--help`` (0).
+    """
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] == "bench":
+        return _bench(argv[1:])
+    if argv and (argv[0] in SUBCOMMANDS or argv[0] in ("-h", "--help", "--debug")):
+        from restorer.cli import main as cli_main
+
+        return cli_main(argv)
+    stray = [a for a in argv if not a.startswith("-") and not os.path.exists(a)]
+    if stray:
+        # Neither a subcommand nor an existing file: a usage error, not an empty window.
+        print(f"usage: restorer [IMAGE ...] | {{{','.join(sorted(SUBCOMMANDS | {'bench'}))}}} ...\n"
+              f"restorer: error: {stray[0]!r} is neither a command nor an existing file", file=sys.stderr)
+        return 2
+    return run_app(argv)
+
+
+def entry() -> None:
+    """Console-script entry point (``restorer ...``, ``[project.scripts]`` in
+    pyproject.toml): run :func:`main` on ``sys.argv[1:]`` and exit with its status.
+
+    Raises:
+        SystemExit: always, carrying :func:`main`'s exit status.
+    """
+    sys.exit(main())
+
+
+def _bench(argv: list[str]) -> int:
+    """Run ``bench ARGS`` with the checkout's ``bench/`` package (the folder beside
+    ``ui/``). The benchmarks write into the checkout (``bench/results/``) and are
+    not part of the wheel: from an installed wheel this prints one line and
+    returns 1.
+    """
+    root = Path(__file__).resolve().parents[1]
+    if not (root / "bench" / "__init__.py").is_file():
+        print("restorer: error: the benchmarks run from a source checkout: python main.py bench ...", file=sys.stderr)
+        return 1
+    if str(root) not in sys.path:  # e.g. the console script of an editable install
+        sys.path.insert(0, str(root))
+    from bench import main as bench_main
+
+    return bench_main(argv)
 
 
 def run_app(argv: list[str]) -> int:
