@@ -2,7 +2,8 @@
 # restorer-x4 v2 (issue 11): the degradation mix (restorer.degradations.MixConfig) from a
 # precomputed pool of 12,000 LR/HR pairs (restorer.train.pool, a quarter refreshed each epoch),
 # stage 1 L1 from the v1 weights (stopped at 34 minutes: its held-out curve had flattened,
-# bench/results/heldout_x4v2_psnr_curve.md), stage 2 L1 + LPIPS-VGG + GAN from its EMA. Every command resumes from its
+# bench/results/heldout_x4v2_psnr_curve.md), stage 2 L1 + LPIPS-VGG + GAN from its EMA (lr 1e-4 for
+# its first 350 steps, then 2e-4: the held-out scores moved slowly). Every command resumes from its
 # runs/*/last.pt, so rerunning this script continues where a session stopped. Wall-time limits
 # are totals across resumes. Run it at normal priority and everything else under `nice -n 19`.
 set -euo pipefail
@@ -15,6 +16,6 @@ common=(--data runs/data/train --degradation mix --pool runs/pool_x4_mix --pool-
 $PY main.py train --stage psnr --out runs/x4v2_psnr --steps 1000000 --batch 16 --lr 3e-4 \
     --init weights/restorer_x4.safetensors --max-minutes "${PSNR_MINUTES:-34}" --ckpt-every 100 --keep-every 1000 \
     "${common[@]}" --export runs/x4v2_psnr/ema.safetensors
-$PY main.py train --stage gan --out runs/x4v2_gan --steps 1000000 --batch 6 --lr 1e-4 --perceptual lpips-vgg \
+$PY main.py train --stage gan --out runs/x4v2_gan --steps 1000000 --batch 6 --lr 2e-4 --perceptual lpips-vgg \
     --init runs/x4v2_psnr/last.pt --max-minutes "${GAN_MINUTES:-600}" --ckpt-every 25 --keep-every 100 \
     "${common[@]}" --export runs/x4v2_gan/ema.safetensors

@@ -271,7 +271,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     on_main = threading.current_thread() is threading.main_thread()
     old_term = signal.signal(signal.SIGTERM, _interrupt) if on_main else None
     try:
-        while step < cfg.steps:
+        # a run resumed past its wall-time limit stops at once (every rank read the same elapsed time)
+        while step < cfg.steps and not (cfg.max_minutes and elapsed > cfg.max_minutes * 60):
             if pool is not None and step % epoch_steps in (0, start_step % epoch_steps):
                 if rank == 0:  # new pairs for part of the pool, once per epoch (restorer.train.pool)
                     pool.refresh_to(step // epoch_steps, cfg.pool_refresh)
