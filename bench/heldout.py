@@ -130,8 +130,8 @@ def _table(title: str, note: str, results: dict[str, dict]) -> str:
                   "|---|---|---|---|---|---|"]
         for name, r in results.items():
             m = r[track]
-            lines.append(f"| {name} | {m['lpips_alex']:.4f} | {m.get('lpips_vgg', float('nan')):.4f} | "
-                         f"{m.get('dists', float('nan')):.4f} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+            opt = " | ".join(f"{m[k]:.4f}" if k in m else "-" for k in ("lpips_vgg", "dists"))
+            lines.append(f"| {name} | {m['lpips_alex']:.4f} | {opt} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
         lines.append("")
     return "\n".join(lines)
 
