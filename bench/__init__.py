@@ -7,6 +7,7 @@
 ``python main.py bench metrics [...]``: LPIPS speed vs the reference package, region updates, 24 MP memory.
 ``python main.py bench startup [...]``: time from launch to the window (before torch loads).
 ``python main.py bench pan [...]``: repaint times while panning a 50-megapixel image.
+``python main.py bench gpu [...]``: the CUDA/MPS paths against the CPU, pass/fail per check (one line without a GPU).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ import sys
 
 #: Benchmark name -> module with a ``main(argv) -> int``.
 BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed", "memory": "bench.memory", "metrics": "bench.metrics",
-              "startup": "bench.startup", "pan": "bench.pan"}
+              "startup": "bench.startup", "pan": "bench.pan", "gpu": "bench.gpu"}
 
 
 def main(argv: list[str]) -> int:
