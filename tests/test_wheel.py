@@ -23,7 +23,14 @@ ROOT = Path(__file__).resolve().parents[1]
 #: What the wheel is built from (pyproject.toml maps ui/ and weights/ into the `restorer` package).
 SOURCES = ("restorer", "ui", "weights", "pyproject.toml", "README.md")
 
-pytestmark = pytest.mark.slow  # builds a wheel and starts several Python processes
+
+def test_ui_imports_itself_relatively():
+    """The wheel installs ui/ as restorer.ui: an absolute ``ui.`` import would break it there."""
+    import re
+
+    for path in (ROOT / "ui").rglob("*.py"):
+        for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+            assert not re.match(r"\s*(from ui[. ]|import ui\b)", line), f"{path.relative_to(ROOT)}:{n}: {line.strip()}"
 
 
 def _run(cmd: list[str], **kw) -> subprocess.CompletedProcess:
@@ -68,6 +75,7 @@ def installed(tmp_path_factory) -> dict:
     return {"python": python, "script": venv / "bin" / "restorer", "site": site, "work": work, "env": env}
 
 
+@pytest.mark.slow  # builds a wheel (once) and starts Python processes
 def test_wheel_installs_one_top_level_name_with_the_bundled_models(installed):
     site = installed["site"]
     names = {p.name for p in site.iterdir()} - {"__pycache__", "_restorer_test_deps.pth"}
@@ -84,6 +92,7 @@ def test_wheel_installs_one_top_level_name_with_the_bundled_models(installed):
         "restorer_x4.safetensors", "restorer_x4.md", "restorer_x2.safetensors", "restorer_x2.md"}
 
 
+@pytest.mark.slow  # builds a wheel (once) and starts Python processes
 def test_installed_console_script_restores_with_the_bundled_model(installed):
     from skimage import data
 
@@ -102,6 +111,7 @@ def test_installed_console_script_restores_with_the_bundled_model(installed):
     assert proc.returncode == 1 and "source checkout" in proc.stderr  # benchmarks are not in the wheel
 
 
+@pytest.mark.slow  # builds a wheel (once) and starts Python processes
 def test_installed_app_opens_the_window(installed):
     """What the console script runs without arguments (``restorer.ui.app.main``), quit by a timer."""
     from skimage import data

@@ -1,6 +1,7 @@
 """Restorer's desktop app: PySide6 widgets on top of the ``restorer`` engine.
 
-* ``app``           -- :func:`run_app`, the entry point used by ``python main.py [IMAGE ...]``
+* ``app``           -- :func:`main`, the program's entry (``python main.py``, the ``restorer`` console script):
+                       the CLI for a subcommand, else :func:`run_app`, the window
 * ``main_window``   -- the "Restorer" window: menus, toolbars, docks, status bar, drag and drop
 * ``views/``        -- the comparison views (side by side, slider, toggle, loupe, grid) and the workbench
 * ``viewport``      -- the one zoom/pan state every pane shares
@@ -18,5 +19,7 @@
 * ``status``        -- memory figures for the status bar
 * ``qimage``        -- tensor -> QImage conversion (numpy, uint8)
 
-The engine never imports Qt; this package never does model maths.
+The engine never imports Qt; this package never does model maths. An installed wheel holds this
+folder as ``restorer.ui`` (pyproject.toml), so modules here import each other relatively
+(``from .jobs import ...``), never as ``ui.``.
 """
