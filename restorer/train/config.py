@@ -48,6 +48,8 @@ class TrainConfig:
     degradation: str = _opt("second", "second: Real-ESRGAN's second-order model; first: the first-order one; "
                             "mix: families of restorer.degradations.MixConfig", ("second", "first", "mix"))
     p_clean: float = _opt(0.2, "probability of a clean bicubic LR patch (first, second)")
+    mix_probs: str = _opt("", "mix: probabilities of the clean, web_jpeg, phone and second families, comma-separated "
+                          "('' = restorer.degradations.MixConfig's)")
     prescale: float = _opt(2.0, "downscale factor of the photos at load time (DESIGN.md section 4)")
     pool: str = _opt("", "folder of a precomputed pool of degraded pairs (restorer.train.pool); '' = degrade per step")
     pool_size: int = _opt(12000, "pairs in the pool")

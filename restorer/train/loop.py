@@ -51,7 +51,7 @@ import torch
 import torch.distributed as dist
 import torch.nn.functional as F
 
-from restorer.degradations import DegradationConfig, MixConfig, SecondOrderConfig
+from restorer.degradations import FAMILIES, DegradationConfig, MixConfig, SecondOrderConfig
 from restorer.models.discriminator import UNetDiscriminatorSN
 from restorer.models.generator import RestorerCompact
 from restorer.train.config import TrainConfig
@@ -100,7 +100,12 @@ def _degradation_config(cfg: TrainConfig):
     if cfg.degradation == "first":
         return DegradationConfig(scale=cfg.scale, p_clean=cfg.p_clean)
     if cfg.degradation == "mix":
-        return MixConfig(scale=cfg.scale)
+        if not cfg.mix_probs:
+            return MixConfig(scale=cfg.scale)
+        probs = tuple(float(v) for v in cfg.mix_probs.split(","))
+        if len(probs) != len(FAMILIES) or min(probs) < 0 or sum(probs) <= 0:
+            raise ValueError(f"mix_probs needs {len(FAMILIES)} non-negative numbers, got {cfg.mix_probs!r}")
+        return MixConfig(scale=cfg.scale, probs=probs)
     raise ValueError(f"unknown degradation {cfg.degradation!r}; expected 'second', 'first' or 'mix'")
 
 
