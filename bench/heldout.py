@@ -32,8 +32,6 @@ from restorer.degradations import FAMILIES, MixConfig, bicubic_downscale, degrad
 from restorer.models.generator import RestorerCompact
 from restorer.train.data import load_photos
 
-#: Metrics averaged per track.
-METRICS = ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")
 #: Tracks of the held-out set: the clean downscale, then the degraded families.
 TRACKS = ("bicubic",) + tuple(f for f in FAMILIES if f != "clean")
 #: First seed word of each degraded track; ``second`` keeps issue 5's held-out draws.
