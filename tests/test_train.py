@@ -219,3 +219,14 @@ def test_sigterm_stops_with_a_checkpoint(data_dir, tmp_path, monkeypatch):
     assert signal.getsignal(signal.SIGTERM) is before  # the handler is put back
     ck = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
     assert ck["step"] == 2
+
+
+def test_autogroup_warning_reads_the_kernel_flag(tmp_path):
+    from restorer.train.loop import autogroup_warning
+
+    flag = tmp_path / "sched_autogroup_enabled"
+    flag.write_text("1\n")
+    assert "sched_autogroup_enabled=0" in autogroup_warning(flag)
+    flag.write_text("0\n")
+    assert autogroup_warning(flag) is None
+    assert autogroup_warning(tmp_path / "missing") is None
