@@ -221,12 +221,13 @@ def _restore_one(model, inp: Path, out: Path, args, scale: float, protect: tuple
 
     Raises:
         restorer.io.ImageError: unreadable input or unwritable output.
-        restorer.inference.InsufficientMemoryError: the output cannot fit in
+        restorer.tiling.InsufficientMemoryError: the output cannot fit in
             memory (checked before any model work), or out of memory with the
             smallest tile.
     """
-    from restorer.inference import InsufficientMemoryError, available_memory, restore_into
+    from restorer.inference import restore_into
     from restorer.io import ImageWriter, load_image
+    from restorer.tiling import InsufficientMemoryError, available_memory
 
     img = load_image(inp)
     w, h = img.size
@@ -264,13 +265,13 @@ def check_output_memory(inp, out_w: int, out_h: int, need: int, available: int) 
         inp: the input (named in the message).
         out_w, out_h: output size in pixels.
         need: bytes of the output buffer (:meth:`restorer.io.ImageWriter.buffer_bytes`).
-        available: available RAM in bytes (:func:`restorer.inference.available_memory`).
+        available: available RAM in bytes (:func:`restorer.tiling.available_memory`).
 
     Raises:
-        restorer.inference.InsufficientMemoryError: ``need`` exceeds
+        restorer.tiling.InsufficientMemoryError: ``need`` exceeds
             ``OUTPUT_MEMORY_SHARE`` of ``available``; one line with both figures.
     """
-    from restorer.inference import InsufficientMemoryError
+    from restorer.tiling import InsufficientMemoryError
 
     if need > OUTPUT_MEMORY_SHARE * available:
         raise InsufficientMemoryError(
@@ -307,12 +308,12 @@ def cmd_restore(args) -> int:
             some images of a batch could not be read or restored (after the summary).
         restorer.models.ModelLoadError: the model cannot be loaded.
         restorer.io.ImageError: an output cannot be written.
-        restorer.inference.InsufficientMemoryError: not enough memory (single mode).
+        restorer.tiling.InsufficientMemoryError: not enough memory (single mode).
         ValueError, RuntimeError: unknown or unavailable device, bad precision.
     """
     from tqdm import tqdm
 
-    from restorer.inference import InsufficientMemoryError
+    from restorer.tiling import InsufficientMemoryError
     from restorer.io import ImageError
     from restorer.models import load_model
 
@@ -477,7 +478,7 @@ def cmd_compare(args) -> int:
         RuntimeError: the device name is not one torch knows.
         restorer.weights.WeightsNotFoundError: LPIPS/DISTS weights unavailable offline.
     """
-    from restorer.inference import pick_device
+    from restorer.device import pick_device
     from restorer.io import load_image, save_image
     from restorer.metrics import compare, consistency, lpips_map, prepare_pair
 

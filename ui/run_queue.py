@@ -126,7 +126,10 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         ``Cancelled``, ``ValueError``, ``RuntimeError``), reported by the job.
     """
     with quiet_gc():  # first use imports the engine and spandrel's architectures (see quiet_gc)
-        from restorer.inference import default_tile_pad, pick_device, resize, restore
+        from restorer.device import pick_device
+        from restorer.inference import restore
+        from restorer.resample import resize
+        from restorer.tiling import default_tile_pad
         from restorer.io import load_image
         from restorer.models import load_model
 
