@@ -6,8 +6,8 @@ Conventions (DESIGN.md section 1): images are ``torch.Tensor`` of shape
 
 Modules: :mod:`restorer.io`, :mod:`restorer.models`, :mod:`restorer.inference` (the
 restore path) on :mod:`restorer.tiling`, :mod:`restorer.device` and :mod:`restorer.resample`,
-:mod:`restorer.metrics`, :mod:`restorer.degradations`, :mod:`restorer.train`,
-:mod:`restorer.weights`, :mod:`restorer.facts`, :mod:`restorer.cli`.
+:mod:`restorer.batch` (files to files), :mod:`restorer.metrics`, :mod:`restorer.degradations`,
+:mod:`restorer.train`, :mod:`restorer.weights`, :mod:`restorer.facts`, :mod:`restorer.cli`.
 """
 
 __version__ = "0.1.0"
