@@ -19,10 +19,10 @@ photos, or a synthetic photo-like image when scikit-image is missing):
 2. :func:`check_precision`: the bundled x4 model restoring a 128x128 crop in fp16 and
    bf16 against fp32 on the GPU (largest absolute difference, LPIPS-Alex between them;
    no fallback to fp32), and fp32 on the GPU against fp32 on the CPU.
-3. :func:`check_auto_tile`: :func:`restorer.inference.available_memory` against
-   ``torch.cuda.mem_get_info``; :func:`restorer.inference.auto_tile` for several
+3. :func:`check_auto_tile`: :func:`restorer.tiling.available_memory` against
+   ``torch.cuda.mem_get_info``; :func:`restorer.tiling.auto_tile` for several
    image sizes (valid sides); the measured peak GPU memory of a restore against the
-   :func:`restorer.inference.tile_bytes` estimate auto_tile relied on, with the
+   :func:`restorer.tiling.tile_bytes` estimate auto_tile relied on, with the
    default budget and with a forced 512 MiB one.
 4. :func:`check_region`: :class:`restorer.metrics.RegionMetrics` on a 2048x2048 pair,
    the first look and a 10-step drag of a 512x512 viewport: values on the GPU
@@ -234,7 +234,7 @@ def _peak_restore(model, lr: torch.Tensor, dev: torch.device, tile: int) -> tupl
 
 def check_auto_tile(dev: torch.device, c: Check) -> None:
     """Check 3 of the module docstring."""
-    from restorer.inference import MAX_TILE, MIN_TILE, auto_tile, available_memory, default_tile_pad, tile_bytes
+    from restorer.tiling import MAX_TILE, MIN_TILE, auto_tile, available_memory, default_tile_pad, tile_bytes
 
     model = bundled_model()
     pad = default_tile_pad(model)
@@ -304,7 +304,8 @@ def check_region(dev: torch.device, c: Check) -> None:
 
 def check_restore_speed(dev: torch.device, c: Check) -> None:
     """Check 5 of the module docstring."""
-    from restorer.inference import auto_tile, restore
+    from restorer.inference import restore
+    from restorer.tiling import auto_tile
 
     model = bundled_model()
     lr = _lr(next(iter(photos().values())), 512)

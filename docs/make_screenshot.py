@@ -48,7 +48,7 @@ def default_photo() -> Path:
 def make_inputs(photo: Path, lr_width: int, folder: Path) -> tuple[Path, Path]:
     """Write ``reference.png`` (photo shrunk, sides multiples of 4) and ``input.png``
     (reference shrunk by 4) into ``folder``."""
-    from restorer.inference import resize
+    from restorer.resample import resize
     from restorer.io import load_image, save_image
 
     rgb = load_image(photo).rgb

@@ -14,8 +14,7 @@ import sys
 import warnings
 from pathlib import Path
 
-from restorer.facts import (METRICS, MIN_SIDE, OPEN_EXTENSIONS, SAVE_FORMATS, Metric, first_line, format_value,
-                            output_name)
+from restorer.facts import METRICS, MIN_SIDE, SAVE_FORMATS, Metric, first_line, format_value
 
 __all__ = ["main", "build_parser"]
 
@@ -160,139 +159,13 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def _collect(inputs: list[Path], output: Path, recursive: bool, scale: float, skipped: list[str],
-             skip_own_outputs: bool = True):
-    """Batch jobs: ``(input, output)`` pairs, in order; folders are scanned (sorted,
-    recursively with ``recursive``; the output folder itself is never scanned).
-    Non-image files and (without ``recursive``) subfolders are appended to
-    ``skipped`` as one-line reasons. Outputs are ``output/{relative folder}/
-    {stem}_x{scale}{ext}`` (:func:`restorer.facts.output_name`). With
-    ``skip_own_outputs`` (a run without ``--overwrite``), an image that is itself
-    the output of another input of the batch (a folder restored into itself
-    before) is skipped with a reason; with ``--overwrite`` it stays an input (and,
-    being an input, is never replaced)."""
-    out_root = output.resolve()
-    jobs: list[tuple[Path, Path]] = []
-
-    def add(inp: Path, rel_dir: Path) -> None:
-        jobs.append((inp, output / rel_dir / output_name(inp, scale)))
-
-    def scan(folder: Path, rel: Path) -> None:
-        for entry in sorted(folder.iterdir()):
-            if entry.is_dir():
-                if entry.resolve() == out_root:
-                    continue
-                if recursive:
-                    scan(entry, rel / entry.name)
-                else:
-                    skipped.append(f"{entry}: a folder (use --recursive to include it)")
-            elif entry.suffix.lower() in OPEN_EXTENSIONS:
-                add(entry, rel)
-            else:
-                skipped.append(f"{entry}: not an image file")
-
-    for inp in inputs:
-        if inp.is_dir():
-            scan(inp, Path("."))
-        else:
-            add(inp, Path("."))
-    # An image that is this batch's output for another input (restoring a folder into
-    # itself, then running again) is not an input: it would become a_x4_x4.png.
-    made = {out.resolve(): inp for inp, out in jobs} if skip_own_outputs else {}
-    kept = []
-    for inp, out in jobs:
-        src = made.get(inp.resolve())
-        if src is not None and src.resolve() != inp.resolve():
-            skipped.append(f"{inp}: the output of {src.name} in this batch, not an input")
-        else:
-            kept.append((inp, out))
-    jobs = kept
-    seen: dict[Path, Path] = {}
-    for inp, out in jobs:
-        if out in seen:
-            raise CliError(f"{inp}: {seen[out]} also maps to {out}; rename one of them")
-        seen[out] = inp
-    return jobs
-
-
-def _restore_one(model, inp: Path, out: Path, args, scale: float, protect: tuple, progress) -> tuple[int, int, int, int]:
-    """Load, check memory, restore tile by tile into an :class:`~restorer.io.ImageWriter`,
-    commit. Returns (input width, height, output width, height).
-
-    Raises:
-        restorer.io.ImageError: unreadable input or unwritable output.
-        restorer.inference.InsufficientMemoryError: the output cannot fit in
-            memory (checked before any model work), or out of memory with the
-            smallest tile.
-    """
-    from restorer.inference import InsufficientMemoryError, available_memory, restore_into
-    from restorer.io import ImageWriter, load_image
-
-    img = load_image(inp)
-    w, h = img.size
-    out_w, out_h = max(1, round(w * scale)), max(1, round(h * scale))
-    need = ImageWriter.buffer_bytes(out, out_w, out_h, alpha=img.alpha is not None, bits=img.bits,
-                                    grayscale=img.grayscale)
-    check_output_memory(inp, out_w, out_h, need, available_memory("cpu"))
-    try:
-        writer = ImageWriter(out, out_w, out_h, alpha=img.alpha is not None, bits=img.bits,
-                             grayscale=img.grayscale, icc_profile=img.icc_profile,
-                             pixels_in_profile=img.pixels_in_profile, exif=img.exif, overwrite=args.overwrite,
-                             protect=protect, background=args.background)
-    except MemoryError:
-        raise InsufficientMemoryError(f"{inp}: cannot allocate the {out_w}x{out_h} output buffer "
-                                      f"({need / 2**30:.1f} GiB)") from None
-    try:
-        restore_into(model, img.rgb, img.alpha, writer, scale=scale, alpha_mode=args.alpha, tile=args.tile,
-                     tile_pad=args.tile_pad, device=args.device, precision=args.precision,
-                     memory_budget=args.max_memory, progress=progress)
-    except InsufficientMemoryError as exc:
-        raise InsufficientMemoryError(f"{inp}: {exc}") from None
-    del img
-    writer.commit()
-    return w, h, out_w, out_h
-
-
-#: Share of the available RAM an output buffer may take (the rest: input, tiles, encoder).
-OUTPUT_MEMORY_SHARE = 0.8
-
-
-def check_output_memory(inp, out_w: int, out_h: int, need: int, available: int) -> None:
-    """Refuse a job whose output buffer cannot fit, before any work.
-
-    Args:
-        inp: the input (named in the message).
-        out_w, out_h: output size in pixels.
-        need: bytes of the output buffer (:meth:`restorer.io.ImageWriter.buffer_bytes`).
-        available: available RAM in bytes (:func:`restorer.inference.available_memory`).
-
-    Raises:
-        restorer.inference.InsufficientMemoryError: ``need`` exceeds
-            ``OUTPUT_MEMORY_SHARE`` of ``available``; one line with both figures.
-    """
-    from restorer.inference import InsufficientMemoryError
-
-    if need > OUTPUT_MEMORY_SHARE * available:
-        raise InsufficientMemoryError(
-            f"{inp}: the {out_w}x{out_h} output needs {need / 2**30:.1f} GiB of memory but only "
-            f"{available / 2**30:.1f} GiB is available; use a smaller --scale or free memory")
-
-
 def cmd_restore(args) -> int:
     """Restore each input (files, or folders of images) and save it; see
-    ``restorer restore --help``.
+    ``restorer restore --help`` and the rules of :mod:`restorer.batch`.
 
-    Outputs keep the input's alpha, bit depth, grayscale-ness, colour space (ICC
-    profile) and EXIF. Tiles stream into an 8/16-bit output buffer
-    (:func:`restorer.inference.restore_into`), so memory is about the output's
-    own size plus one tile; an output that cannot fit is refused before any work.
-
-    Single mode (one input file): OUT is the output file (or an existing folder);
-    an existing output is an error without ``--overwrite``. Batch mode (a folder
-    input, or several inputs): outputs are ``OUT/{sub/folders}/{stem}_x{scale}{ext}``;
-    non-images, subfolders (without ``--recursive``) and unreadable files are
-    skipped with one warning each; existing outputs are skipped (resumable) unless
-    ``--overwrite``; a tqdm bar counts files; a summary line ends the run.
+    Prints one line per restored image; warnings (skipped entries, precision fallback,
+    failed images of a batch...) go to stderr once each; a batch shows a tqdm bar of
+    images and ends with a summary line, a single image a bar of tiles.
 
     Args:
         args: namespace from :func:`build_parser` for ``restore``.
@@ -302,27 +175,18 @@ def cmd_restore(args) -> int:
         skipped non-image files do not change it.
 
     Raises:
-        CliError: unsupported output extension, an output exists without
-            ``--overwrite`` (single mode), the single input is unreadable, or
-            some images of a batch could not be read or restored (after the summary).
+        CliError: some images of a batch could not be read or restored (after the summary).
+        restorer.batch.PlanError: see :func:`restorer.batch.plan_batch`.
         restorer.models.ModelLoadError: the model cannot be loaded.
-        restorer.io.ImageError: an output cannot be written.
-        restorer.inference.InsufficientMemoryError: not enough memory (single mode).
+        restorer.io.ImageError, restorer.tiling.InsufficientMemoryError: the single
+            input cannot be read, written or fit in memory.
         ValueError, RuntimeError: unknown or unavailable device, bad precision.
     """
     from tqdm import tqdm
 
-    from restorer.inference import InsufficientMemoryError
-    from restorer.io import ImageError
+    from restorer.batch import RestoreOptions, plan_batch, run_batch
     from restorer.models import load_model
 
-    inputs = [Path(p) for p in args.inputs]
-    output = Path(args.output)
-    batch = len(inputs) > 1 or inputs[0].is_dir()
-    if not batch and not output.is_dir() and output.suffix.lower() not in SAVE_FORMATS:
-        raise CliError(f"{output}: unsupported output format (use {', '.join(sorted(SAVE_FORMATS))})")
-    if batch and output.exists() and not output.is_dir():
-        raise CliError(f"{output}: is a file; several inputs or a folder need an output folder")
     said: set[str] = set()
 
     def warn(msg: str) -> None:
@@ -330,70 +194,64 @@ def cmd_restore(args) -> int:
             said.add(msg)
             tqdm.write(f"warning: {msg}", file=sys.stderr)
 
+    def flush(caught: list) -> None:
+        for wmsg in caught:
+            warn(str(wmsg.message))
+        caught.clear()
+
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         model = load_model(args.model)
-    for wmsg in caught:
-        warn(str(wmsg.message))
+    flush(caught)
     scale = args.scale if args.scale is not None else model.scale
-    protect = tuple(p for p in inputs if p.is_file())
+    plan = plan_batch([Path(p) for p in args.inputs], Path(args.output), scale, recursive=args.recursive,
+                      overwrite=args.overwrite)
+    options = RestoreOptions(alpha_mode=args.alpha, tile=args.tile, tile_pad=args.tile_pad, device=args.device,
+                             precision=args.precision, memory_budget=args.max_memory, background=args.background)
+    for msg in plan.skipped:
+        warn(f"skipped {msg}")
 
-    if not batch:
-        inp = inputs[0]
-        out = output / output_name(inp, scale) if output.is_dir() else output
-        if out.exists() and not args.overwrite:
-            raise CliError(f"{out}: already exists (use --overwrite to replace it)")
-        bar = tqdm(total=1, desc=inp.name, unit="tile", leave=False, disable=None)
+    if not plan.batch:
+        bar = tqdm(total=1, desc=plan.jobs[0].source.name, unit="tile", leave=False, disable=None)
 
         def progress(done: int, total: int) -> None:
             bar.total = total
             bar.n = done
             bar.refresh()
 
-        try:
-            with warnings.catch_warnings(record=True) as caught:
-                warnings.simplefilter("always")
-                try:
-                    w, h, ow, oh = _restore_one(model, inp, out, args, scale, protect, progress)
-                finally:
-                    bar.close()
-                    for wmsg in caught:
-                        warn(str(wmsg.message))
-        except ImageError as exc:
-            raise CliError(str(exc)) from None
-        print(f"{inp} ({w}x{h}) -> {out} ({ow}x{oh})")
-        return 0
-
-    skipped: list[str] = []
-    jobs = _collect(inputs, output, args.recursive, scale, skipped, skip_own_outputs=not args.overwrite)
-    protect = tuple(inp for inp, _ in jobs)  # no output may replace any input of the batch, even with --overwrite
-    for msg in skipped:
-        warn(f"skipped {msg}")
-    restored = already = failed = 0
-    bar = tqdm(jobs, desc="restore", unit="image", disable=None)
-    for inp, out in bar:
-        if out.exists() and not args.overwrite:
-            already += 1
-            continue
-        out.parent.mkdir(parents=True, exist_ok=True)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             try:
-                w, h, ow, oh = _restore_one(model, inp, out, args, scale, protect, None)
-                restored += 1
-                tqdm.write(f"{inp} ({w}x{h}) -> {out} ({ow}x{oh})")
-            except (ImageError, InsufficientMemoryError) as exc:
-                failed += 1
-                warn(f"skipped {exc}")
+                outcome = next(run_batch(model, plan, options, progress=progress))
             finally:
-                for wmsg in caught:
-                    warn(str(wmsg.message))
-    bar.close()
-    summary = (f"{len(jobs)} images: {restored} restored, {already} already there (skipped), {failed} failed; "
-               f"{len(skipped)} other entries skipped")
-    print(summary)
-    if failed:
-        raise CliError(f"{failed} of {len(jobs)} images could not be restored")
+                bar.close()
+                flush(caught)
+        if outcome.error is not None:
+            raise outcome.error
+        print(outcome.report)
+        return 0
+
+    counts = dict.fromkeys(("restored", "exists", "failed"), 0)
+    bar = tqdm(total=len(plan.jobs), desc="restore", unit="image", disable=None)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        try:
+            for outcome in run_batch(model, plan, options):
+                counts[outcome.status] += 1
+                if outcome.report is not None:
+                    tqdm.write(str(outcome.report))
+                elif outcome.error is not None:
+                    warn(f"skipped {outcome.error}")
+                flush(caught)
+                bar.update()
+        finally:
+            bar.close()
+            flush(caught)
+    n = len(plan.jobs)
+    print(f"{n} images: {counts['restored']} restored, {counts['exists']} already there (skipped), "
+          f"{counts['failed']} failed; {len(plan.skipped)} other entries skipped")
+    if counts["failed"]:
+        raise CliError(f"{counts['failed']} of {n} images could not be restored")
     return 0
 
 
@@ -477,7 +335,7 @@ def cmd_compare(args) -> int:
         RuntimeError: the device name is not one torch knows.
         restorer.weights.WeightsNotFoundError: LPIPS/DISTS weights unavailable offline.
     """
-    from restorer.inference import pick_device
+    from restorer.device import pick_device
     from restorer.io import load_image, save_image
     from restorer.metrics import compare, consistency, lpips_map, prepare_pair
 

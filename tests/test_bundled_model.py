@@ -7,7 +7,7 @@ import pytest
 import torch
 from PIL import Image
 
-from restorer.inference import restore, upscale
+from restorer.inference import restore
 from restorer.io import from_pil
 from restorer.metrics import get_lpips, psnr
 from restorer.models import load_model
@@ -27,8 +27,8 @@ def test_bundled_descriptor(bundled):
 def test_bundled_tiled_equals_untiled(bundled):
     torch.manual_seed(0)
     x = torch.rand(1, 3, 200, 300)
-    whole = upscale(bundled, x, tile=0, device="cpu")
-    tiled = upscale(bundled, x, tile=64, device="cpu")
+    whole = restore(bundled, x, tile=0, device="cpu").rgb
+    tiled = restore(bundled, x, tile=64, device="cpu").rgb
     assert (whole - tiled).abs().max().item() <= 1e-4
 
 
@@ -79,7 +79,7 @@ def test_flat_image_stays_flat_up_to_the_edges(bundled, level):
 
 
 def test_padded_piece_reflects_beyond_every_edge():
-    from restorer.inference import padded_piece
+    from restorer.tiling import padded_piece
 
     x = torch.arange(30.0).view(1, 1, 5, 6)
     p = padded_piece(x, (0, 0, 6, 5), 2)

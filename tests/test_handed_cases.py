@@ -182,10 +182,10 @@ def test_case7_huge_output_is_refused_before_running_out(tmp_path, monkeypatch, 
     """Case 7: 12000x8000 at x4 needs a 48000x32000 buffer (about 5.7 GiB): decided from the sizes
     before any work. The decision is tested on the real figures; the CLI path on a small file
     with the available memory patched down (no real 12000x8000 run in the test suite)."""
-    from restorer import inference
-    from restorer.cli import check_output_memory
-    from restorer.inference import InsufficientMemoryError
+    from restorer import batch
+    from restorer.batch import check_output_memory
     from restorer.io import ImageWriter
+    from restorer.tiling import InsufficientMemoryError
 
     need = ImageWriter.buffer_bytes("big_x4.png", 48000, 32000)
     assert need == 48000 * 32000 * 4
@@ -194,8 +194,8 @@ def test_case7_huge_output_is_refused_before_running_out(tmp_path, monkeypatch, 
     check_output_memory("big.jpg", 48000, 32000, need, 64 << 30)  # fits: runs by tiling
 
     Image.new("RGB", (120, 80), (50, 100, 150)).save(tmp_path / "big.jpg")
-    monkeypatch.setattr(inference, "available_memory", lambda device="cpu": 100_000)
-    monkeypatch.setattr(inference, "restore_into", lambda *a, **k: pytest.fail("the model ran"))
+    monkeypatch.setattr(batch, "available_memory", lambda device="cpu": 100_000)
+    monkeypatch.setattr(batch, "restore_into", lambda *a, **k: pytest.fail("the model ran"))
     assert main(["restore", str(tmp_path / "big.jpg"), "-o", str(tmp_path / "big_x4.jpg")]) == 1
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "big.jpg" in err and "480x320 output needs" in err and "\n" not in err

@@ -1,4 +1,4 @@
-"""restorer.models loading and restorer.inference tiling, progress, cancel, precision, scale."""
+"""restorer.models loading; restorer.inference tiling, progress, cancel, scale; restorer.device choices."""
 from __future__ import annotations
 
 import threading
@@ -7,8 +7,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from restorer.inference import Cancelled, default_tile_pad, pick_device, pick_dtype, restore, upscale
+from restorer.device import pick_device, pick_dtype
+from restorer.inference import Cancelled, restore
 from restorer.models import ModelLoadError, RestorerCompact, load_model
+from restorer.tiling import default_tile_pad
 
 
 @pytest.fixture
@@ -42,8 +44,8 @@ def test_bad_model_files_name_the_file(tmp_path):
 def test_tiled_equals_untiled_with_enough_padding(model):
     torch.manual_seed(1)
     x = torch.rand(1, 3, 200, 300)  # 300x200 input, as the Foundation issue asks
-    whole = upscale(model, x, tile=0, device="cpu")
-    tiled = upscale(model, x, tile=64, device="cpu")
+    whole = restore(model, x, tile=0, device="cpu").rgb
+    tiled = restore(model, x, tile=64, device="cpu").rgb
     assert whole.shape == (1, 3, 800, 1200)
     assert default_tile_pad(model) == model.model.receptive_radius() == 8
     assert (whole - tiled).abs().max().item() <= 1e-4
@@ -52,15 +54,15 @@ def test_tiled_equals_untiled_with_enough_padding(model):
 def test_too_little_padding_shows_seams(model):
     torch.manual_seed(1)
     x = torch.rand(1, 3, 96, 96)
-    whole = upscale(model, x, tile=0, device="cpu")
-    tiled = upscale(model, x, tile=32, tile_pad=1, device="cpu")
+    whole = restore(model, x, tile=0, device="cpu").rgb
+    tiled = restore(model, x, tile=32, tile_pad=1, device="cpu").rgb
     assert (whole - tiled).abs().max().item() > 1e-3
 
 
 def test_progress_and_cancel(model):
     x = torch.rand(1, 3, 64, 96)
     calls = []
-    upscale(model, x, tile=32, device="cpu", progress=lambda d, t: calls.append((d, t)))
+    restore(model, x, tile=32, device="cpu", progress=lambda d, t: calls.append((d, t)))
     assert calls == [(i, 6) for i in range(1, 7)]
     ev = threading.Event()
 
@@ -70,7 +72,7 @@ def test_progress_and_cancel(model):
 
     seen = []
     with pytest.raises(Cancelled):
-        upscale(model, x, tile=32, device="cpu", progress=lambda d, t: (seen.append(d), progress(d, t)), cancel=ev)
+        restore(model, x, tile=32, device="cpu", progress=lambda d, t: (seen.append(d), progress(d, t)), cancel=ev)
     assert seen == [1, 2]  # stopped between tiles, right after the flag was set
 
 

@@ -2,12 +2,14 @@
 size, out-of-memory retry, the NaN guard, and alpha by filter or by model."""
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
 
-from restorer.inference import (InsufficientMemoryError, aa_weights, auto_tile, is_out_of_memory, resize, restore,
-                                restore_into, tile_bytes)
+from restorer.inference import restore, restore_into
+from restorer.resample import aa_weights, resize
+from restorer.tiling import InsufficientMemoryError, auto_tile, is_out_of_memory, tile_bytes
 from restorer.models import load_model
 
 
@@ -63,14 +65,15 @@ def test_aa_weights_equal_pytorch_antialiased_bicubic(in_size, out_size):
 @pytest.mark.parametrize("scale", [4, 2, 1.5, 0.5, 2.7])
 def test_streamed_equals_whole_image_restore_at_any_scale(model, photo_like, scale):
     alpha = torch.rand(1, 1, 96, 128)
-    ref = restore(model, photo_like, alpha, scale=scale, device="cpu")
-    sink = TensorSink(*ref.rgb.shape[-2:], alpha=True)
+    native = restore(model, photo_like, alpha, tile=0, device="cpu").rgb
+    ref = resize(native, (max(1, round(96 * scale)), max(1, round(128 * scale))))  # the whole output, resampled
+    sink = TensorSink(*ref.shape[-2:], alpha=True)
     size = restore_into(model, photo_like, alpha, sink, scale=scale, tile=40, device="cpu")
-    assert size == (ref.rgb.shape[-1], ref.rgb.shape[-2])
+    assert size == (ref.shape[-1], ref.shape[-2])
     assert sink.rgb.min() >= 0 and sink.alpha.min() >= 0  # every pixel written
-    assert (sink.rgb - ref.rgb).abs().max() <= 1e-4
+    assert (sink.rgb - ref).abs().max() <= 1e-4
     if scale == 4:  # native: alpha is the same bicubic as resize() of the whole alpha
-        assert (sink.alpha - resize(alpha, ref.rgb.shape[-2:])).abs().max() <= 1e-5
+        assert (sink.alpha - resize(alpha, ref.shape[-2:])).abs().max() <= 1e-5
 
 
 def test_out_of_memory_retries_with_smaller_tiles_and_same_result(model, photo_like):
@@ -152,7 +155,7 @@ def test_available_memory_honours_ulimit():
     code = (
         "import resource, sys\n"
         f"sys.path.insert(0, {str(Path(__file__).resolve().parents[1])!r})\n"
-        "from restorer.inference import available_memory\n"
+        "from restorer.tiling import available_memory\n"
         "vms = int(open('/proc/self/statm').read().split()[0]) * resource.getpagesize()\n"
         "resource.setrlimit(resource.RLIMIT_AS, (vms + 2**30, resource.getrlimit(resource.RLIMIT_AS)[1]))\n"
         "print(available_memory('cpu'))\n"
@@ -160,3 +163,83 @@ def test_available_memory_honours_ulimit():
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0, out.stderr
     assert 0.9 * 2**30 < int(out.stdout) <= 2**30
+
+
+@pytest.fixture
+def rgba_model_file(tmp_path):
+    """A Compact x2 that takes and gives RGBA (spandrel's SRVGG, as Real-ESRGAN's compact
+    models): every weight 0 and the alpha channel's last bias -0.25, so its output is the
+    nearest-neighbour upscale of its input with 0.25 taken off the alpha."""
+    from safetensors.torch import save_file
+    from spandrel.architectures.Compact import Compact
+
+    net = Compact(num_in_ch=4, num_out_ch=4, num_feat=8, num_conv=2, upscale=2)
+    with torch.no_grad():
+        for p in net.parameters():
+            p.zero_()
+        net.body[-1].bias[12:16] = -0.25  # pixel shuffle: channels 4c..4c+3 make output channel c
+    path = tmp_path / "rgba_x2.safetensors"
+    save_file(net.state_dict(), str(path))
+    return path
+
+
+def _nearest(x, k=2):
+    return x.repeat_interleave(k, -1).repeat_interleave(k, -2)
+
+
+def test_rgba_model_through_the_one_path(rgba_model_file, tmp_path):
+    """A 4-channel model (RGBA in, RGBA out): RGB is its first three channels; with
+    alpha_mode="model" (--alpha model) the alpha is its own fourth channel. The old
+    in-memory restore() instead dropped that channel and ran the model again on the alpha
+    as a gray image (giving nearest(alpha), without the -0.25); the streaming path, which
+    the CLI used, already took the model's alpha, and is the behaviour kept."""
+    from PIL import Image
+
+    from restorer.cli import main
+
+    model = load_model(str(rgba_model_file))
+    assert (model.input_channels, model.output_channels, model.scale) == (4, 4, 2)
+    g = torch.Generator().manual_seed(3)
+    rgb, alpha = torch.rand(1, 3, 20, 24, generator=g), torch.rand(1, 1, 20, 24, generator=g)
+    by_model = restore(model, rgb, alpha, alpha_mode="model", tile=8, device="cpu")
+    assert by_model.rgb.shape == (1, 3, 40, 48) and by_model.alpha.shape == (1, 1, 40, 48)
+    assert (by_model.rgb - _nearest(rgb)).abs().max() <= 1e-6
+    assert (by_model.alpha - (_nearest(alpha) - 0.25).clamp(0, 1)).abs().max() <= 1e-6
+    filtered = restore(model, rgb, alpha, tile=8, device="cpu")  # --alpha filter: bicubic, not the model's
+    assert (filtered.rgb - _nearest(rgb)).abs().max() <= 1e-6
+    assert (filtered.alpha - resize(alpha, (40, 48))).abs().max() <= 1e-5
+    opaque = restore(model, rgb, None, alpha_mode="model", device="cpu")  # no alpha: opaque in, none out
+    assert opaque.alpha is None and (opaque.rgb - _nearest(rgb)).abs().max() <= 1e-6
+
+    arr = (torch.cat([rgb, alpha], 1)[0].permute(1, 2, 0).numpy() * 255).round().astype("uint8")
+    Image.fromarray(arr, "RGBA").save(tmp_path / "in.png")
+    out = tmp_path / "out.png"
+    assert main(["restore", str(tmp_path / "in.png"), "-o", str(out), "--model", str(rgba_model_file),
+                 "--alpha", "model", "--device", "cpu", "--tile", "8"]) == 0
+    got = torch.from_numpy(np.asarray(Image.open(out)).astype("int32"))
+    src = torch.from_numpy(arr.astype("int32"))
+    want = _nearest(src.permute(2, 0, 1)).permute(1, 2, 0)
+    want[..., 3] = (want[..., 3] - 63.75).clamp(0, 255).round()
+    assert got.shape == (40, 48, 4) and (got - want).abs().max() <= 1
+
+
+def test_region_restores_a_box_with_its_context(model, photo_like):
+    """region=: only the box is restored, with the image around it as context, so it equals
+    that part of the whole-image output (the crop preview); a crop without context does not."""
+    whole = restore(model, photo_like, tile=0, device="cpu")
+    box = (30, 20, 70, 52)
+    calls = []
+    part = restore(model, photo_like, region=box, tile=16, device="cpu", progress=lambda d, t: calls.append(t))
+    assert part.region == box and part.rgb.shape == (1, 3, 128, 160)
+    assert calls[-1] == 3 * 2  # only the region's 16-pixel tiles
+    assert (part.rgb - whole.rgb[..., 80:208, 120:280]).abs().max() <= 1e-4
+    bare = restore(model, photo_like[..., 20:52, 30:70], tile=0, device="cpu")
+    assert (bare.rgb - whole.rgb[..., 80:208, 120:280]).abs().max() > 1e-3
+    # At another scale the resampling reads a few pixels around the region too.
+    whole2 = restore(model, photo_like, scale=2, tile=0, device="cpu")
+    part2 = restore(model, photo_like, scale=2, region=box, device="cpu")
+    assert part2.rgb.shape == (1, 3, 64, 80) and (part2.rgb - whole2.rgb[..., 40:104, 60:140]).abs().max() <= 1e-4
+    edge = restore(model, photo_like, region=(100, 80, 200, 200), device="cpu")  # clipped to the image
+    assert edge.region == (100, 80, 128, 96) and (edge.rgb - whole.rgb[..., 320:, 400:]).abs().max() <= 1e-4
+    with pytest.raises(ValueError, match="does not overlap"):
+        restore(model, photo_like, region=(200, 0, 300, 10), device="cpu")

@@ -113,7 +113,7 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         item: what to run.
         model: the cached ``ImageModelDescriptor`` for ``item.model_key``, or None to load it.
         tile: tile side in LR pixels (0 = whole image).
-        device, precision: as ``restorer.inference.restore``.
+        device, precision: as ``restorer.inference.restore_into``.
         need_before: also build the bicubic "before" (skipped when the
             document has one at that size).
 
@@ -126,9 +126,11 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         ``Cancelled``, ``ValueError``, ``RuntimeError``), reported by the job.
     """
     with quiet_gc():  # first use imports the engine and spandrel's architectures (see quiet_gc)
-        from restorer.inference import default_tile_pad, pick_device, resize, restore
+        from restorer.device import pick_device
+        from restorer.inference import restore
         from restorer.io import load_image
         from restorer.models import load_model
+        from restorer.resample import resize
 
         if model is None:
             model = load_model(item.model_key)
@@ -136,41 +138,23 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
     dev = str(pick_device(device))
     scale = int(item.scale)
     piece = float(scale) / float(model.scale)  # native output px -> displayed px
-    rgb, alpha = image.rgb, image.alpha
-    offset = (0, 0)
-    inner = None
-    if item.crop is not None:
-        h, w = rgb.shape[-2:]
-        x0, y0, x1, y1 = (int(v) for v in item.crop)
-        x0, y0, x1, y1 = max(0, x0), max(0, y0), min(w, x1), min(h, y1)
-        if x1 <= x0 or y1 <= y0:
-            raise ValueError("the visible crop is empty: zoom or pan onto the image")
-        pad = default_tile_pad(model)
-        px0, py0, px1, py1 = max(0, x0 - pad), max(0, y0 - pad), min(w, x1 + pad), min(h, y1 + pad)
-        rgb = rgb[:, :, py0:py1, px0:px1]
-        alpha = alpha[:, :, py0:py1, px0:px1] if alpha is not None else None
-        offset = (px0, py0)
-        inner = (x0 - px0, y0 - py0, x1 - px0, y1 - py0)
 
     def on_tile(box, tile_rgb) -> None:
-        rect = QRectF((offset[0] * model.scale + box[0]) * piece, (offset[1] * model.scale + box[1]) * piece,
-                      (box[2] - box[0]) * piece, (box[3] - box[1]) * piece)
+        rect = QRectF(box[0] * piece, box[1] * piece, (box[2] - box[0]) * piece, (box[3] - box[1]) * piece)
         job.tile_ready.emit(job, (rect, tensor_to_qimage(tile_rgb)))
 
     start = time.perf_counter()
-    result = restore(model, rgb, alpha, scale=scale, tile=tile, device=dev, precision=precision,
-                     progress=lambda done, total: job.progress.emit(job, done, total),
+    result = restore(model, image.rgb, image.alpha, scale=scale, region=item.crop, tile=tile, device=dev,
+                     precision=precision, progress=lambda done, total: job.progress.emit(job, done, total),
                      cancel=job.cancel_event, on_tile=on_tile)
     seconds = time.perf_counter() - start
     out = RestoreOutcome(item=item, model=model, image=image, device=dev, seconds=seconds,
                          rgb=result.rgb, alpha=result.alpha, scale=result.scale)
-    if inner is not None:
-        ix0, iy0, ix1, iy1 = (v * scale for v in inner)
-        crop_rgb = result.rgb[:, :, iy0:iy1, ix0:ix1]
-        out.rgb = crop_rgb
+    if result.region is not None:  # a crop preview: the engine restored the crop with its context
         out.alpha = None
-        out.tile_rect = QRectF((offset[0] * scale + ix0), (offset[1] * scale + iy0), ix1 - ix0, iy1 - iy0)
-        out.tile_image = tensor_to_qimage(crop_rgb)
+        out.tile_rect = QRectF(result.region[0] * scale, result.region[1] * scale, result.rgb.shape[-1],
+                               result.rgb.shape[-2])
+        out.tile_image = tensor_to_qimage(result.rgb)
         return out
     out.pyramid = ImagePyramid(tensor_to_qimage(result.rgb, result.alpha))
     if need_before:

@@ -105,7 +105,7 @@ class RestorerCompact(nn.Module):
         (a safe upper bound: the learned and bicubic paths are summed, so the
         true radius is their maximum, ``num_conv + 2``). Tile padding of at
         least this many LR pixels makes tiled output equal to whole-image output
-        (used by :func:`restorer.inference.default_tile_pad`).
+        (used by :func:`restorer.tiling.default_tile_pad`).
         """
         return self.num_conv + 2 + 2
 
