@@ -455,6 +455,37 @@ def test_heat_map_against_the_reference(qtbot, window, small_png, tmp_path):
     assert window.workbench.colour_bar.isVisible()
 
 
+def test_one_engine_object_per_pair_and_heat_maps_stay_with_their_result(qtbot, window, small_png, monkeypatch):
+    """Whole image, regions and heat map of a pair come from one RegionMetrics (LPIPS is computed
+    once, not by two workers); a heat map belongs to its result: a second result gets its own."""
+    import restorer.metrics
+
+    built = []
+
+    class Counting(restorer.metrics.RegionMetrics):
+        def __init__(self, *args, **kwargs):
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(restorer.metrics, "RegionMetrics", Counting)
+    _restored_with_metrics(qtbot, window, small_png)
+    first = window.result
+    with qtbot.waitSignal(window.heatmap_finished, timeout=TIMEOUT_MS):
+        window.heat_action.trigger()
+    qtbot.waitUntil(lambda: not window.metrics.busy(), timeout=TIMEOUT_MS)
+    assert len(built) == 1 and first.pairs["after_before"].heat is not None
+    assert first.metrics["after_before"]["lpips_alex"] == built[0].whole()["lpips_alex"]
+    window.scale_combo.setCurrentIndex(window.scale_combo.findData(2))
+    with qtbot.waitSignal(window.heatmap_finished, timeout=TIMEOUT_MS):  # heat map still on: computed anew
+        _restore(qtbot, window)
+    second = window.result
+    assert second is not first and second.pairs["after_before"].heat is not first.pairs["after_before"].heat
+    assert window.workbench.layer(second.label).overlay.pyramid is second.pairs["after_before"].heat[0]
+    with qtbot.assertNotEmitted(window.heatmap_finished, wait=300):  # back to the first: its own map, not recomputed
+        window.show_result(first.label)
+    assert window.workbench.layer(first.label).overlay.pyramid is first.pairs["after_before"].heat[0]
+
+
 def test_reference_of_another_size_gives_one_line_and_no_scores(qtbot, window, small_png, tmp_path):
     _restored_with_metrics(qtbot, window, small_png)
     _load_matching_reference(qtbot, window, tmp_path)  # scored first: the wrong size must drop those scores
