@@ -1,5 +1,6 @@
 """File operations of the window: open images and folders, load a reference,
-save the result, export the comparison, the recent-files menu.
+save the result, export the comparison; the recent-files menu and the Images
+list (the open files; clicking one shows it).
 
 Every read and write runs on a worker thread (a 50-megapixel file takes
 seconds to decode or encode); the window learns the outcome from signals. There
@@ -10,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, Signal
-from PySide6.QtWidgets import QFileDialog, QMenu, QWidget
+from PySide6.QtWidgets import QFileDialog, QListWidget, QListWidgetItem, QMenu, QWidget
 
 from restorer.facts import (AFTER_BEFORE, AFTER_REF, BEFORE_REF, METRICS, OPEN_EXTENSIONS, PAIRS, SAVE_FORMATS,
                             first_line, format_value, output_name)
@@ -66,9 +67,12 @@ class FileOperations(QObject):
         workbench: what an export draws.
         settings: the recent-files list.
 
+    Attributes:
+        images_list: the open files (the Images dock); activating one shows it.
+        recent_menu: the File ▸ Open recent submenu, once the window has made it.
+
     Signals:
         opened(document): a decoded document is to be shown.
-        documents_changed(): documents were added or dropped (the Images list).
         reference_loaded(document): a reference arrived for this document.
         written(str): a file was saved or exported (its path).
         message(text, ms): a status-bar line (``ms`` 0: until replaced).
@@ -76,7 +80,6 @@ class FileOperations(QObject):
     """
 
     opened = Signal(object)
-    documents_changed = Signal()
     reference_loaded = Signal(object)
     written = Signal(str)
     message = Signal(str, int)
@@ -88,6 +91,9 @@ class FileOperations(QObject):
         self._window, self.session, self.ops = window, session, ops
         self.options, self.workbench, self.settings = options, workbench, settings
         self.recent_menu: QMenu | None = None
+        self.images_list = QListWidget(window)
+        self.images_list.itemActivated.connect(self._on_image_activated)
+        self.images_list.itemClicked.connect(self._on_image_activated)
 
     # ------------------------------------------------------------------ open
     def open_dialog(self) -> None:
@@ -127,7 +133,7 @@ class FileOperations(QObject):
         for p in images:
             self.session.document_for(p)
         self.open_image(images[0], fallbacks=images[1:])
-        self.documents_changed.emit()
+        self.update_images_list()
         return True
 
     def open_image(self, path: str | Path, fallbacks: list[Path] = ()) -> bool:
@@ -165,7 +171,7 @@ class FileOperations(QObject):
 
     def _open_failed(self, op: Op, path: Path, exc: BaseException, fallbacks: list[Path]) -> None:
         self.session.drop_undecoded(path)
-        self.documents_changed.emit()
+        self.update_images_list()
         self.message.emit("", 0)
         self.error.emit("Cannot open image", first_line(exc))
         if op.current and fallbacks:
@@ -324,7 +330,23 @@ class FileOperations(QObject):
          .failure(lambda exc: self._failed("Cannot export comparison", exc)).run())
         return True
 
-    # ---------------------------------------------------------------- recent
+    # ------------------------------------------------------ lists of files
+    def update_images_list(self) -> None:
+        """List the open documents (with their number of results), the shown one selected."""
+        self.images_list.clear()
+        for doc in self.session.documents.values():
+            results = f"  ({len(doc.results)} results)" if doc.results else ""
+            item = QListWidgetItem(doc.path.name + results, self.images_list)
+            item.setData(Qt.ItemDataRole.UserRole, str(doc.path))
+            item.setToolTip(str(doc.path))
+            if doc is self.session.doc:
+                self.images_list.setCurrentItem(item)
+
+    def _on_image_activated(self, item: QListWidgetItem) -> None:
+        path = item.data(Qt.ItemDataRole.UserRole)
+        if path and not self.session.is_current(path):
+            self.open_image(path)
+
     def update_recent_menu(self) -> None:
         """Rebuild the recent-files submenu (newest first, and "Clear list")."""
         menu = self.recent_menu

@@ -19,8 +19,8 @@ from pathlib import Path
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QListWidget, QListWidgetItem, QMainWindow,
-                               QMessageBox, QSlider, QToolBar, QWidget)
+from PySide6.QtWidgets import (QApplication, QComboBox, QDockWidget, QLabel, QMainWindow, QMessageBox, QSlider,
+                               QToolBar, QWidget)
 
 from .actions import build_menus
 from .files import FileOperations
@@ -106,11 +106,11 @@ class MainWindow(QMainWindow):
             self.runs.restore_button, self.runs.preview_button, self.runs.cancel_button)
         self.device_label, self.time_label = self.runs.device_label, self.runs.time_label
         self.queue_dock = self._dock("Run queue", "queue_dock", self.queue_list, Qt.DockWidgetArea.RightDockWidgetArea)
-        self.images_list = QListWidget(self)
+        self.files = FileOperations(self, self.session, self.ops, self.options, self.workbench, self.settings)
+        self.images_list = self.files.images_list
         self.images_dock = self._dock("Images", "images_dock", self.images_list, Qt.DockWidgetArea.RightDockWidgetArea)
         self.tabifyDockWidget(self.queue_dock, self.images_dock)
         self.queue_dock.raise_()
-        self.files = FileOperations(self, self.session, self.ops, self.options, self.workbench, self.settings)
         self.metrics = MetricsController(self.session, self.metrics_panel, self.workbench, self.ops, self)
 
         self.menu_actions, self.recent_menu = build_menus(
@@ -200,14 +200,11 @@ class MainWindow(QMainWindow):
         for part in (self.files, self.metrics, self.ops):
             part.error.connect(lambda title, message: self.show_error(title, message))
         self.files.opened.connect(self._activate)
-        self.files.documents_changed.connect(self._update_images_list)
         self.files.reference_loaded.connect(self._on_reference_loaded)
         self.metrics.whole_finished.connect(self.metrics_finished)
         self.metrics.region_finished.connect(self.readouts_finished)
         self.metrics.heatmap_finished.connect(self.heatmap_finished)
         self.options.model_changed.connect(lambda label: self.model_label.setText(f"Model: {label}"))
-        self.images_list.itemActivated.connect(self._on_image_activated)
-        self.images_list.itemClicked.connect(self._on_image_activated)
         self.result_combo.activated.connect(lambda i: self.show_result(self.result_combo.itemData(i)))
         self.opacity_slider.valueChanged.connect(lambda v: wb.set_heat_opacity(v / 100))
         wb.viewport.changed.connect(lambda: self.metrics.request_region(wb.visible_region()))
@@ -263,7 +260,7 @@ class MainWindow(QMainWindow):
         self.workbench.viewport.fit(self.workbench.primary_pane.pane_size())  # a new image starts fitted
         self.setWindowTitle(f"Restorer – {doc.path.name}")
         self._show_current()
-        self._update_images_list()
+        self.files.update_images_list()
         if doc.notes:  # decoder warnings (e.g. an animated file: first frame only)
             self.statusBar().showMessage(f"Opened {doc.path} – warning: " + "; ".join(doc.notes), 15000)
         else:
@@ -326,11 +323,6 @@ class MainWindow(QMainWindow):
         self.mode_actions[mode].setChecked(True)
         self.metrics.request_region(self.workbench.visible_region())
 
-    def _on_image_activated(self, item: QListWidgetItem) -> None:
-        path = item.data(Qt.ItemDataRole.UserRole)
-        if path and (self.doc is None or Path(path) != self.doc.path):
-            self.files.open_image(path)
-
     def _update_result_combo(self) -> None:
         self.result_combo.clear()
         if self.doc is not None:
@@ -338,15 +330,6 @@ class MainWindow(QMainWindow):
                 self.result_combo.addItem(label, label)
             if self.doc.current is not None:
                 self.result_combo.setCurrentIndex(self.result_combo.findData(self.doc.current))
-
-    def _update_images_list(self) -> None:
-        self.images_list.clear()
-        for doc in self.documents.values():
-            item = QListWidgetItem(doc.path.name + (f"  ({len(doc.results)} results)" if doc.results else ""), self.images_list)
-            item.setData(Qt.ItemDataRole.UserRole, str(doc.path))
-            item.setToolTip(str(doc.path))
-            if doc is self.doc:
-                self.images_list.setCurrentItem(item)
 
     # ==================================================================== runs
     def _on_run_started(self, item) -> None:
