@@ -44,7 +44,7 @@ def probe(win):
     if "window" not in marks and handle is not None and handle.isExposed():
         marks["window"] = time.time()
         marks["torch_at_window"] = "torch" in sys.modules
-    if "window" in marks and "ready" not in marks and win._warm_job is not None and win._warm_job.isFinished():
+    if "window" in marks and "ready" not in marks and win.options.warmed_up:
         marks["ready"] = time.time()
     if {photo!r} and "photo" not in marks and win.doc is not None and win.workbench.has_image():
         marks["photo"] = time.time()

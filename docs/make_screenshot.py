@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     QSettings.setDefaultFormat(QSettings.Format.IniFormat)
     QSettings.setPath(QSettings.Format.IniFormat, QSettings.Scope.UserScope, settings_dir)
     from ui.main_window import MainWindow
+    from ui.run_options import is_model_file
     from ui.theme import apply_theme
 
     app = QApplication.instance() or QApplication(sys.argv[:1])
@@ -104,34 +105,38 @@ def main(argv: list[str] | None = None) -> int:
         window.resize(*(int(v) for v in args.size.lower().split("x")))
         window.show()
         window.show_error = lambda title, message: errors.append(f"{title}: {message}")
-        wait(window.queue_drained, 20, until=lambda: window._warm_job is not None and window._warm_job.isFinished())
-        window.tile = 128
-        if not window.open_image(lr_path) or not window.load_reference(ref_path):
+        wait(window.options.ready, 20, until=lambda: window.options.warmed_up)
+        window.options.tile = 128
+        window.files.open_image(lr_path)
+        wait(window.image_opened, 60, until=lambda: window.doc is not None)
+        if window.doc is None or not window.files.load_reference(ref_path):
             print("\n".join(errors), file=sys.stderr)
             return 1
-        models = args.model or [window.model_combo.itemData(i) for i in range(window.model_combo.count())
-                                if window.model_combo.itemData(i) and not str(window.model_combo.itemData(i)).startswith("__")
-                                and not window._is_model_file(window.model_combo.itemData(i))]
+        wait(window.files.reference_loaded, 60, until=lambda: window.reference is not None)
+        if window.reference is None:
+            print("\n".join(errors), file=sys.stderr)
+            return 1
+        models = args.model or [key for key, _ in window.options.model_choices() if not is_model_file(key)]
         for m in models:
             if Path(m).suffix:
-                window.set_model_file(m)
-                key, label = window.model_combo.currentData(), window.model_combo.currentText()
+                window.options.set_model_file(m)
+                model = window.options.model
             else:
-                key, label = m, m
-            window.queue.add(window._new_item(window.doc, key, label))
+                model = (m, m)
+            window.queue.add(window.runs.item(window.doc, model))
         wait(window.queue_drained, 900, until=lambda: not window.queue.is_running() and not window.queue.pending())
         if window.result is None:
             print("restore failed: " + "; ".join(errors), file=sys.stderr)
             return 1
         first = next(iter(window.doc.results))
         window.show_result(first)
-        wait(window.metrics_finished, 900, until=lambda: window._metrics_job is None)
+        wait(window.metrics_finished, 900, until=lambda: not window.metrics.busy())
         out = args.out_dir
         out.mkdir(parents=True, exist_ok=True)
         w, h = window.result.size
 
         def shot(name: str) -> None:
-            wait(window.readouts_finished, 60, until=lambda: not window.readouts.busy())
+            wait(window.readouts_finished, 60, until=lambda: not window.metrics.busy())
             path = out / name
             if not window.grab().save(str(path)):
                 raise SystemExit(f"cannot write {path}")

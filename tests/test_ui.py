@@ -98,9 +98,9 @@ def _make_window(qtbot, model_file, **kwargs) -> MainWindow:
     win.resize(1000, 700)
     win.show()
     qtbot.waitExposed(win)
-    win.set_model_file(model_file)
-    win.tile = 32
-    win.device = "cpu"
+    win.options.set_model_file(model_file)
+    win.options.tile = 32
+    win.options.device = "cpu"
     return win
 
 
@@ -115,12 +115,14 @@ def fast_metrics(monkeypatch):
     import restorer.metrics
 
     values = {"psnr": 30.0, "ssim": 0.9, "lpips_alex": 0.1, "lpips_vgg": 0.2, "dists": 0.15}
-    monkeypatch.setattr(restorer.metrics, "compare", lambda image, reference, device="cpu": dict(values))
     monkeypatch.setattr(restorer.metrics, "consistency", lambda image, reference, device="cpu": {"psnr": 40.0})
 
     class FakeRegion:
         def __init__(self, image, reference, device="cpu"):
             pass
+
+        def whole(self, full=False):
+            return dict(values)
 
         def region(self, box):
             return {"psnr": 31.0, "ssim": 0.8, "lpips_alex": 0.2}
@@ -140,6 +142,12 @@ def errors(monkeypatch):
 
     monkeypatch.setattr(QMessageBox, "critical", fake)
     return calls
+
+
+def _open(qtbot, win, path) -> None:
+    """Open ``path`` and wait until it is shown (files decode on a worker thread)."""
+    with qtbot.waitSignal(win.image_opened, timeout=TIMEOUT_MS):
+        assert win.files.open_image(path)
 
 
 def _restore(qtbot, win, expect="done"):
@@ -344,9 +352,9 @@ def test_heat_overlay_opacity_and_colour_bar(qtbot, bench):
 
 
 # ------------------------------------------------------------- window: runs
-def test_open_image_shows_it(window, small_png):
+def test_open_image_shows_it(qtbot, window, small_png):
     assert not window.restore_button.isEnabled()
-    assert window.open_image(small_png)
+    _open(qtbot, window, small_png)
     assert window.image.size == (48, 40)
     layers = window.workbench.layers
     assert [layer.key for layer in layers] == ["input", "pending"]
@@ -361,7 +369,7 @@ def _restored_with_metrics(qtbot, window, small_png):
     import restorer.metrics
 
     restorer.metrics.get_lpips("alex", "cpu")  # the README's setup installs the weights: fail, never skip, without them
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
         _restore(qtbot, window)
 
@@ -371,7 +379,7 @@ def _load_matching_reference(qtbot, window, tmp_path):
     ref = tmp_path / "ref.png"
     Image.fromarray(_photo_like(160, 192, seed=3)).save(ref)
     with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
-        window.load_reference(ref)
+        window.files.load_reference(ref)
 
 
 def test_restore_reports_on_the_gui_thread_and_shows_the_result(qtbot, window, small_png):
@@ -447,18 +455,50 @@ def test_heat_map_against_the_reference(qtbot, window, small_png, tmp_path):
     assert window.workbench.colour_bar.isVisible()
 
 
+def test_one_engine_object_per_pair_and_heat_maps_stay_with_their_result(qtbot, window, small_png, monkeypatch):
+    """Whole image, regions and heat map of a pair come from one RegionMetrics (LPIPS is computed
+    once, not by two workers); a heat map belongs to its result: a second result gets its own."""
+    import restorer.metrics
+
+    built = []
+
+    class Counting(restorer.metrics.RegionMetrics):
+        def __init__(self, *args, **kwargs):
+            built.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(restorer.metrics, "RegionMetrics", Counting)
+    _restored_with_metrics(qtbot, window, small_png)
+    first = window.result
+    with qtbot.waitSignal(window.heatmap_finished, timeout=TIMEOUT_MS):
+        window.heat_action.trigger()
+    qtbot.waitUntil(lambda: not window.metrics.busy(), timeout=TIMEOUT_MS)
+    assert len(built) == 1 and first.pairs["after_before"].heat is not None
+    assert first.metrics["after_before"]["lpips_alex"] == built[0].whole()["lpips_alex"]
+    window.scale_combo.setCurrentIndex(window.scale_combo.findData(2))
+    with qtbot.waitSignal(window.heatmap_finished, timeout=TIMEOUT_MS):  # heat map still on: computed anew
+        _restore(qtbot, window)
+    second = window.result
+    assert second is not first and second.pairs["after_before"].heat is not first.pairs["after_before"].heat
+    assert window.workbench.layer(second.label).overlay.pyramid is second.pairs["after_before"].heat[0]
+    with qtbot.assertNotEmitted(window.heatmap_finished, wait=300):  # back to the first: its own map, not recomputed
+        window.show_result(first.label)
+    assert window.workbench.layer(first.label).overlay.pyramid is first.pairs["after_before"].heat[0]
+
+
 def test_reference_of_another_size_gives_one_line_and_no_scores(qtbot, window, small_png, tmp_path):
     _restored_with_metrics(qtbot, window, small_png)
     _load_matching_reference(qtbot, window, tmp_path)  # scored first: the wrong size must drop those scores
     bad_ref = tmp_path / "bad_ref.png"
     Image.fromarray(_photo_like(50, 60)).save(bad_ref)
-    window.load_reference(bad_ref)
+    with qtbot.waitSignal(window.files.reference_loaded, timeout=TIMEOUT_MS):
+        window.files.load_reference(bad_ref)
     assert "after_ref" not in window.metrics_panel.values
     assert "60×50" in window.metrics_panel.message.text() and "192×160" in window.metrics_panel.message.text()
 
 
 def test_event_loop_stays_responsive_while_restoring(qtbot, window, large_png, fast_metrics):
-    window.open_image(large_png)
+    _open(qtbot, window, large_png)
     gaps, last = [], [time.perf_counter()]
 
     def tick():
@@ -474,7 +514,7 @@ def test_event_loop_stays_responsive_while_restoring(qtbot, window, large_png, f
     timer.start()
     last[0] = time.perf_counter()
     with qtbot.waitSignal(window.restore_finished, timeout=TIMEOUT_MS) as blocker:
-        window.start_restore()
+        window.runs.restore()
     timer.stop()
     assert blocker.args == ["done"]
     assert len(tiles) == 64  # live tiles: (256 / 32) ** 2
@@ -483,15 +523,15 @@ def test_event_loop_stays_responsive_while_restoring(qtbot, window, large_png, f
 
 
 def test_live_tiles_cancel_and_window_stays_usable(qtbot, window, large_png, small_png, fast_metrics):
-    window.open_image(large_png)
+    _open(qtbot, window, large_png)
     started = time.perf_counter()
-    window.start_restore()
+    window.runs.restore()
     qtbot.waitUntil(lambda: window.progress_bar.value() >= 2, timeout=TIMEOUT_MS)
     running = window.workbench.layer(window.workbench.after_key)
     assert running.key == "running" and len(running.tiles) >= 1  # restored tiles shown as they finish
     rect, image = running.tiles[0]
     assert (rect.width(), rect.height()) == (128.0, 128.0) and (image.width(), image.height()) == (128, 128)
-    assert window.is_running() and window.cancel_button.isEnabled()
+    assert window.queue.is_running() and window.cancel_button.isEnabled()
     # The status bar counts the running job's time, not the last run's.
     window._update_status()  # its 500 ms refresh, now
     elapsed = re.fullmatch(r"Elapsed: (\d+\.\d) s", window.time_label.text())
@@ -500,16 +540,16 @@ def test_live_tiles_cancel_and_window_stays_usable(qtbot, window, large_png, sma
     with qtbot.waitSignal(window.restore_finished, timeout=TIMEOUT_MS) as blocker:
         window.cancel_button.click()
     assert blocker.args == ["cancelled"]
-    assert window.result is None and not window.save_action.isEnabled() and not window.is_running()
+    assert window.result is None and not window.save_action.isEnabled() and not window.queue.is_running()
     assert [layer.key for layer in window.workbench.layers] == ["input", "pending"]
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     _restore(qtbot, window)
     assert tuple(window.result.rgb.shape[-2:]) == (160, 192)
 
 
 def test_close_during_run_cancels_cleanly(qtbot, window, large_png, fast_metrics):
-    window.open_image(large_png)
-    window.start_restore()
+    _open(qtbot, window, large_png)
+    window.runs.restore()
     job = window.queue.job
     qtbot.waitUntil(lambda: window.progress_bar.value() >= 1, timeout=TIMEOUT_MS)
     window.close()
@@ -530,12 +570,12 @@ def test_queue_of_images_and_models_fills_the_grid(qtbot, window, tmp_path, mode
                                     Qt.KeyboardModifier.NoModifier))
     assert window.image_path.name == "p0.png" and window.images_list.count() == 2
     with qtbot.waitSignal(window.queue_drained, timeout=TIMEOUT_MS):
-        window.queue_all_images()
+        window.runs.queue_all_images()
     assert all(len(doc.results) == 1 for doc in window.documents.values())
     assert all(item.status == "done" for item in window.queue.items) and len(window.queue.items) == 2
     # Every model on this image: the bundled one and the file.
     with qtbot.waitSignal(window.queue_drained, timeout=TIMEOUT_MS):
-        window.queue_all_models()
+        window.runs.queue_all_models()
     labels = list(window.doc.results)
     assert labels == ["random_x4.safetensors ×4", "restorer-x4 ×4"]
     window.set_view_mode("grid")
@@ -554,12 +594,12 @@ def test_queue_of_images_and_models_fills_the_grid(qtbot, window, tmp_path, mode
 def test_preview_of_the_visible_crop_matches_the_full_restore(qtbot, window, tmp_path, fast_metrics):
     path = tmp_path / "crop.png"
     Image.fromarray(_photo_like(64, 80, seed=5)).save(path)
-    window.open_image(path)
+    _open(qtbot, window, path)
     window.workbench.viewport.set_zoom(4.0)
     window.workbench.viewport.center_on(QPointF(30, 20))  # input pixels (nothing restored yet)
     box = window.workbench.visible_region()
     with qtbot.waitSignal(window.restore_finished, timeout=TIMEOUT_MS) as blocker:
-        window.preview_crop()
+        window.runs.preview_crop()
     assert blocker.args == ["done"] and window.result is None
     tiles = window.workbench.layer(window.workbench.after_key).tiles
     assert len(tiles) == 1
@@ -577,7 +617,7 @@ def test_preview_of_the_visible_crop_matches_the_full_restore(qtbot, window, tmp
 def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_settings):
     win = _make_window(qtbot, model_file, warm_up=False)
     win.scale_combo.setCurrentIndex(win.scale_combo.findData(2))
-    win.tile = 96
+    win.options.tile = 96
     win.set_view_mode("slider")
     win.opacity_slider.setValue(35)
     win.resize(720, 540)
@@ -587,7 +627,7 @@ def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_sett
     again = MainWindow(warm_up=False)
     qtbot.addWidget(again)
     assert again.model_combo.currentData() == str(model_file)
-    assert again.scale_combo.currentData() == 2 and again.tile == 96
+    assert again.scale_combo.currentData() == 2 and again.options.tile == 96
     assert again.workbench.mode == "slider" and again.mode_actions["slider"].isChecked()
     assert again.opacity_slider.value() == 35 and again.workbench.heat_opacity == pytest.approx(0.35)
     assert (again.width(), again.height()) == (720, 540)
@@ -607,13 +647,14 @@ def test_shortcuts_overlay_lists_the_actions(qtbot, window):
 
 
 def test_export_composites_and_copy_metrics(qtbot, window, small_png, tmp_path, errors, fast_metrics):
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
         _restore(qtbot, window)
     from ui.export import CAPTION_HEIGHT
 
     side = tmp_path / "side.png"
-    assert window.export_comparison(side, layout="side")
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS):
+        assert window.files.export_comparison(side, layout="side")
     with Image.open(side) as im:
         assert im.size == (2 * 192 + 8, 160 + CAPTION_HEIGHT)
         arr = np.asarray(im.convert("RGB"))
@@ -622,7 +663,8 @@ def test_export_composites_and_copy_metrics(qtbot, window, small_png, tmp_path, 
     assert np.abs(arr[60, 50].astype(int) - [c.red(), c.green(), c.blue()]).max() <= 1
     assert arr[160 + 5:, :].mean() < 80  # dark caption band with light text
     slider = tmp_path / "slider.png"
-    assert window.export_comparison(slider, layout="slider")
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS):
+        assert window.files.export_comparison(slider, layout="slider")
     with Image.open(slider) as im:
         assert im.size == (192, 160 + CAPTION_HEIGHT)
         arr2 = np.asarray(im.convert("RGB"))
@@ -631,7 +673,8 @@ def test_export_composites_and_copy_metrics(qtbot, window, small_png, tmp_path, 
     assert np.abs(arr2[60, 50].astype(int) - arr[60, 50].astype(int)).max() <= 1
     # Never over an input.
     original = small_png.read_bytes()
-    assert not window.export_comparison(small_png)
+    with qtbot.waitSignal(window.files.error, timeout=TIMEOUT_MS):  # refused on the worker
+        window.files.export_comparison(small_png)
     assert errors and "input" in errors[-1][1] and small_png.read_bytes() == original
     window.copy_metrics_action.trigger()
     text = QApplication.clipboard().text()
@@ -653,8 +696,7 @@ def test_theme_follows_the_colour_scheme(qapp):
 
 def test_warm_up_lists_devices_and_status_bar(qtbot, model_file):
     win = _make_window(qtbot, model_file, warm_up=True)
-    qtbot.waitUntil(lambda: win.device_combo.findData("cpu") >= 0 and win._warm_job is not None
-                    and win._warm_job.isFinished(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: win.options.warmed_up, timeout=TIMEOUT_MS)
     import torch
 
     devices = [win.device_combo.itemData(i) for i in range(win.device_combo.count())]
@@ -667,17 +709,18 @@ def test_warm_up_lists_devices_and_status_bar(qtbot, model_file):
 def test_errors_show_a_dialog_and_the_window_stays_usable(qtbot, window, tmp_path, small_png, errors, fast_metrics):
     bad = tmp_path / "broken.png"
     bad.write_bytes(b"this is not an image")
-    assert not window.open_image(bad)
+    with qtbot.waitSignal(window.files.error, timeout=TIMEOUT_MS):  # decoded on a worker
+        window.files.open_image(bad)
     assert len(errors) == 1 and "broken.png" in errors[0][1] and "\n" not in errors[0][1]
     assert window.image is None
     empty = tmp_path / "empty"
     empty.mkdir()
     assert not window.open_paths([empty])
     assert len(errors) == 2 and "empty" in errors[1][1]
-    assert window.open_image(small_png)
+    _open(qtbot, window, small_png)
     bad_model = tmp_path / "broken.safetensors"
     bad_model.write_bytes(b"\x00" * 64)
-    window.set_model_file(bad_model)
+    window.options.set_model_file(bad_model)
     _restore(qtbot, window, expect="failed")
     assert len(errors) == 3 and "broken.safetensors" in errors[2][1]
     assert window.restore_button.isEnabled() and window.result is None
@@ -687,17 +730,23 @@ def test_errors_show_a_dialog_and_the_window_stays_usable(qtbot, window, tmp_pat
 def test_a_failing_readout_shows_one_dialog(qtbot, window, small_png, errors, fast_metrics, monkeypatch):
     import restorer.metrics
 
-    class Broken:
+    class Broken:  # the whole image scores (one pair object answers both), every region fails
         def __init__(self, image, reference, device="cpu"):
+            pass
+
+        def whole(self, full=False):
+            return dict(fast_metrics)
+
+        def region(self, box):
             raise ValueError("region metrics exploded")
 
     monkeypatch.setattr(restorer.metrics, "RegionMetrics", Broken)
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     _restore(qtbot, window)
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
     for zoom in (2.0, 3.0):  # more readouts fail: still one dialog
         window.workbench.viewport.set_zoom(zoom)
-        qtbot.waitUntil(lambda: not window.readouts.busy(), timeout=TIMEOUT_MS)
+        qtbot.waitUntil(lambda: not window.metrics.busy(), timeout=TIMEOUT_MS)
     assert errors == [("Live readout failed", "region metrics exploded")]
     assert "region metrics exploded" in window.metrics_panel.message.text()
     window.workbench.viewport.set_zoom(1.0)  # the window still works
@@ -705,20 +754,22 @@ def test_a_failing_readout_shows_one_dialog(qtbot, window, small_png, errors, fa
 
 
 def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, tmp_path, errors, monkeypatch, fast_metrics):
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     assert not window.save_action.isEnabled()
     _restore(qtbot, window)
     out = tmp_path / "out" / "restored.png"
     out.parent.mkdir()
     answer = {"path": str(out)}
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (answer["path"], "PNG (*.png)"))
-    window.save_action.trigger()
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS):  # written on a worker
+        window.save_action.trigger()
     assert errors == []
     with Image.open(out) as im:
         assert im.size == (192, 160)
     original = small_png.read_bytes()
     answer["path"] = str(small_png)
-    window.save_action.trigger()
+    with qtbot.waitSignal(window.files.error, timeout=TIMEOUT_MS):  # refused on the worker
+        window.save_action.trigger()
     assert len(errors) == 1 and "input" in errors[0][1]
     assert small_png.read_bytes() == original
 
@@ -727,14 +778,14 @@ def test_save_suggests_the_cli_output_name_and_captions_name_the_metrics(qtbot, 
                                                                          fast_metrics):
     """Save suggests ``small_x4.png`` beside the input, the name ``restore`` writes (it used to
     suggest ``small_restored_x4.png``); the export caption names each metric and its direction."""
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
         _restore(qtbot, window)
     asked = []
     monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: asked.append(a) or ("", ""))
     window.save_action.trigger()
     assert asked[0][2] == str(small_png.with_name("small_x4.png")) and asked[0][4] == "PNG (*.png)"
-    assert window._caption_for(window.result.label) == ("LPIPS-Alex 0.1000 ↓   DISTS 0.1500 ↓   PSNR 30.00 dB ↑   "
+    assert window.files.caption_for(window.result.label) == ("LPIPS-Alex 0.1000 ↓   DISTS 0.1500 ↓   PSNR 30.00 dB ↑   "
                                                         "SSIM 0.9000 ↑   (vs bicubic)")
 
 
@@ -749,7 +800,7 @@ def test_drop_files_model_and_recent_menu(qtbot, window, small_png, tmp_path, mo
         assert window.image is None  # decoding on a worker thread; the window stays live
     assert blocker.args == [str(small_png)] and window.image.size == (48, 40)
     assert window.images_list.count() == 2 and window.model_combo.currentData() == str(model_file)
-    window.open_image(other)
+    _open(qtbot, window, other)
     actions = [a.text() for a in window.recent_menu.actions()]
     assert actions[:2] == ["other.png", "small.png"]
     window.recent_menu.actions()[1].trigger()
@@ -757,7 +808,7 @@ def test_drop_files_model_and_recent_menu(qtbot, window, small_png, tmp_path, mo
     # A file that fails to decode on the worker: an error box, the window keeps its image.
     bad = tmp_path / "bad.jpg"
     bad.write_bytes(b"\xff\xd8 truncated")
-    window.open_paths([bad], block=False)
+    window.open_paths([bad])
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
     assert "bad.jpg" in errors[0][1] and window.image_path.resolve() == small_png.resolve()
 
@@ -766,10 +817,10 @@ def test_scale_x2_and_model_choice(qtbot, window, small_png, model_file, monkeyp
     assert window.windowTitle() == "Restorer"
     monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (str(model_file), ""))
     window.model_combo.setCurrentIndex(0)
-    window._on_model_activated(window.model_combo.count() - 1)
+    window.model_combo.activated.emit(window.model_combo.count() - 1)
     assert window.model_combo.currentData() == str(model_file)
     assert window.model_combo.count() == 3  # bundled, the file (not added twice), "Open model file…"
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     window.scale_combo.setCurrentIndex(window.scale_combo.findData(2))
     _restore(qtbot, window)
     assert tuple(window.result.rgb.shape[-2:]) == (80, 96) and window.result.scale == 2
@@ -835,18 +886,18 @@ def test_tiny_image_restores_without_error_boxes(qtbot, window, tmp_path, errors
     (there used to be two per image), and the heat map is simply not drawn."""
     path = tmp_path / "tiny.png"
     Image.fromarray(_photo_like(5, 6)).save(path)
-    assert window.open_image(path)
+    _open(qtbot, window, path)
     _restore(qtbot, window)
     assert window.result.size == (24, 20)
-    qtbot.waitUntil(lambda: window._metrics_job is None and not window.readouts.busy(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.metrics.busy(), timeout=TIMEOUT_MS)
     window.set_heat_visible(True)
     qtbot.wait(300)
-    qtbot.waitUntil(lambda: not window.readouts.busy(), timeout=TIMEOUT_MS)
+    qtbot.waitUntil(lambda: not window.metrics.busy(), timeout=TIMEOUT_MS)
     assert errors == []
     assert "24×20" in window.metrics_panel.message.text() and "31×31" in window.metrics_panel.message.text()
     assert window.metrics_panel.value("after_before", "psnr") is None
     window.set_heat_visible(False)
-    assert window.open_image(window.image_path) and window.restore_button.isEnabled()
+    assert window.files.open_image(window.image_path) and window.restore_button.isEnabled()  # decoded: shown at once
 
 
 def test_decoder_warning_shows_in_the_status_bar(qtbot, window, tmp_path, errors):
@@ -856,14 +907,14 @@ def test_decoder_warning_shows_in_the_status_bar(qtbot, window, tmp_path, errors
     frames = [Image.fromarray(_photo_like(40, 48, seed=s)) for s in range(3)]
     path = tmp_path / "anim.gif"
     frames[0].save(path, save_all=True, append_images=frames[1:])
-    assert window.open_image(path)
+    _open(qtbot, window, path)
     message = window.statusBar().currentMessage()
     assert "anim.gif" in message and "3 frames" in message and "first frame" in message
     window.statusBar().clearMessage()
     other = tmp_path / "anim2.gif"
     frames[1].save(other, save_all=True, append_images=frames[:1])
     with qtbot.waitSignal(window.image_opened, timeout=TIMEOUT_MS):
-        assert window.open_image(other, block=False)
+        assert window.files.open_image(other)
     assert "anim2.gif" in window.statusBar().currentMessage() and "2 frames" in window.statusBar().currentMessage()
     assert errors == [] and window.image.size == (48, 40)
 
@@ -888,17 +939,19 @@ def test_dropped_folder_opens_its_first_readable_image(qtbot, window, tmp_path, 
     # The same on the GUI thread (scripts): the first readable image is shown.
     other = MainWindow(warm_up=False)
     qtbot.addWidget(other)
-    assert other.open_paths([folder], block=True) and other.image_path == folder / "b.png"
+    with qtbot.waitSignal(other.image_opened, timeout=TIMEOUT_MS):
+        assert other.open_paths([folder])
+    assert other.image_path == folder / "b.png"
     assert len(errors) == 2
 
 
 def test_reference_from_the_menu_decodes_off_the_gui_thread(qtbot, window, small_png, tmp_path, errors, fast_metrics):
     """File ▸ Load reference decodes on a worker: the reference arrives later, on the
     document that was current when asked; a broken file shows one error box."""
-    window.open_image(small_png)
+    _open(qtbot, window, small_png)
     ref = tmp_path / "ref.png"
     Image.fromarray(_photo_like(40, 48, seed=5)).save(ref)
-    assert window.load_reference(ref, block=False)
+    assert window.files.load_reference(ref)
     assert window.doc.reference is None  # not decoded on the GUI thread
     qtbot.waitUntil(lambda: window.doc.reference is not None, timeout=TIMEOUT_MS)
     assert window.doc.reference_path == ref
@@ -906,7 +959,7 @@ def test_reference_from_the_menu_decodes_off_the_gui_thread(qtbot, window, small
     assert [layer.key for layer in window.workbench.layers][-1] == "reference"
     broken = tmp_path / "broken_ref.png"
     broken.write_bytes(b"\x89PNG\r\n\x1a\n not really")
-    assert window.load_reference(broken, block=False)
+    assert window.files.load_reference(broken)
     qtbot.waitUntil(lambda: len(errors) == 1, timeout=TIMEOUT_MS)
     assert errors[0][0] == "Cannot open reference" and "broken_ref.png" in errors[0][1]
     assert window.doc.reference_path == ref  # the good reference stays

@@ -2,16 +2,21 @@
 
 * ``app``           -- :func:`main`, the program's entry (``python main.py``, the ``restorer`` console script):
                        the CLI for a subcommand, else :func:`run_app`, the window
-* ``main_window``   -- the "Restorer" window: menus, toolbars, docks, status bar, drag and drop
+* ``main_window``   -- the "Restorer" window: layout and wiring of the parts below
+* ``session``       -- open images (documents), their results, input/output/view pixel conversions
+* ``operations``    -- the one helper for background work (success, failure, staleness), drained on close
+* ``actions``       -- every menu command and shortcut, one declarative table
+* ``files``         -- open, reference, save, export (on worker threads), recent files
+* ``runs``          -- restore runs: queue items, live tiles, crop previews, the run controls
+* ``run_options``   -- model, scale, tile, device (and where precision goes); the engine warm-up
+* ``readouts``      -- each image pair's metrics (whole image, region, heat map) and their scheduling
+* ``run_queue``     -- the queue of restore runs and the worker function of one run
 * ``views/``        -- the comparison views (side by side, slider, toggle, loupe, grid) and the workbench
 * ``viewport``      -- the one zoom/pan state every pane shares
 * ``pyramid``       -- downscaled image pyramid: huge images pan smoothly
 * ``heatmap``       -- colours for the LPIPS heat map and its colour bar
-* ``readouts``      -- live visible-region metrics and heat maps, debounced, off the GUI thread
 * ``metrics_panel`` -- the readout tables (whole image, visible region) with directions
-* ``run_queue``     -- the queue of restore runs (several images / models, crop previews)
-* ``session``       -- open images (documents) and their results
-* ``jobs``          -- a QThread that runs engine calls off the GUI thread (progress, cancel)
+* ``jobs``          -- the QThread under every operation (progress, cancel), and quiet garbage collection
 * ``export``        -- comparison PNG (side by side / slider composite with captions)
 * ``settings``      -- persistent settings (QSettings) and recent files
 * ``shortcuts``     -- the keyboard-shortcut help overlay

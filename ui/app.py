@@ -108,7 +108,7 @@ def run_app(argv: list[str]) -> int:
     window = MainWindow()
     window.show()
     if paths:
-        _when_exposed(window, lambda: window.open_paths(paths, block=False))
+        _when_exposed(window, lambda: window.open_paths(paths))
     code = app.exec()
     del window
     return int(code)

@@ -3,9 +3,10 @@
 A :class:`Job` is a ``QThread`` that calls ``fn(job)`` in its own thread. ``fn``
 reports through the job's signals (``progress``, ``tile_ready``) and checks
 ``job.cancel_event`` (a ``threading.Event`` passed to the engine's ``cancel=``).
-Every signal carries the job itself, so the window can ignore a stale job.
-The signals are emitted from the worker thread and delivered to slots of
-GUI-thread objects as queued calls, so the slots always run on the GUI thread.
+The window never makes jobs itself: :mod:`ui.operations` does, and keeps the
+bookkeeping (staleness, closing). The signals are emitted from the worker
+thread and delivered to slots of GUI-thread objects as queued calls, so the
+slots always run on the GUI thread.
 """
 from __future__ import annotations
 

@@ -21,6 +21,7 @@ from PySide6.QtCore import QObject, QRectF, Signal
 from restorer.facts import first_line
 
 from .jobs import Job, quiet_gc
+from .operations import Op, Operations
 from .pyramid import ImagePyramid
 from .qimage import tensor_to_qimage
 
@@ -187,12 +188,14 @@ class RunQueue(QObject):
     finished = Signal(object, object)
     drained = Signal()
 
-    def __init__(self, make_work, parent: QObject | None = None) -> None:
+    def __init__(self, make_work, parent: QObject | None = None, ops: Operations | None = None) -> None:
         super().__init__(parent)
         self._make_work = make_work
+        self._ops = ops if ops is not None else Operations(self)
         self.items: list[QueueItem] = []
         self.job: Job | None = None
         self.running: QueueItem | None = None
+        self._op: Op | None = None
         self._stopped = False
 
     def add(self, item: QueueItem, first: bool = False) -> QueueItem:
@@ -247,46 +250,30 @@ class RunQueue(QObject):
             return
         item = waiting[0]
         item.status = "running"
-        job = Job(self._make_work(item), self)
-        job.progress.connect(self._on_progress)
-        job.tile_ready.connect(self._on_tile)
-        job.succeeded.connect(self._on_succeeded)
-        job.failed.connect(self._on_failed)
-        job.cancelled.connect(self._on_cancelled)
-        job.item = item
-        self.job, self.running = job, item
+        op = (self._ops.op(self._make_work(item))
+              .progress(lambda done, total: self._on_progress(item, done, total))
+              .tile(lambda payload: self.tile.emit(item, payload))
+              .success(lambda outcome: self._end(op, item, "done", outcome))
+              .failure(lambda exc: self._end(op, item, "failed", exc))
+              .cancelled(lambda: self._end(op, item, "cancelled", None)))
+        self._op, self.running = op, item
+        op.run()
+        self.job = op.job
         self.started.emit(item)
         self.changed.emit()
-        job.start()
 
-    def _on_progress(self, job: Job, done: int, total: int) -> None:
-        if job is self.job:
-            job.item.done, job.item.total = done, total
-            self.progress.emit(job.item, done, total)
-            self.changed.emit()
-
-    def _on_tile(self, job: Job, payload) -> None:
-        if job is self.job:
-            self.tile.emit(job.item, payload)
-
-    def _end(self, job: Job, status: str, outcome) -> None:
-        if job is not self.job:
-            return
-        job.wait()
-        job.deleteLater()
-        self.job, self.running = None, None
-        job.item.status = status
-        if status == "failed":
-            job.item.message = first_line(outcome)
+    def _on_progress(self, item: QueueItem, done: int, total: int) -> None:
+        item.done, item.total = done, total
+        self.progress.emit(item, done, total)
         self.changed.emit()
-        self.finished.emit(job.item, outcome)
+
+    def _end(self, op: Op, item: QueueItem, status: str, outcome) -> None:
+        if op is not self._op:
+            return
+        self._op, self.job, self.running = None, None, None
+        item.status = status
+        if status == "failed":
+            item.message = first_line(outcome)
+        self.changed.emit()
+        self.finished.emit(item, outcome)
         self._next()
-
-    def _on_succeeded(self, job: Job, outcome) -> None:
-        self._end(job, "done", outcome)
-
-    def _on_failed(self, job: Job, exc) -> None:
-        self._end(job, "failed", exc)
-
-    def _on_cancelled(self, job: Job) -> None:
-        self._end(job, "cancelled", None)

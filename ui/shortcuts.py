@@ -1,5 +1,6 @@
-"""The keyboard-shortcut help overlay (F1 or ?): a translucent sheet listing
-every action's shortcut, over the image area; any key or click closes it."""
+"""The keyboard-shortcut help overlay (F1 or ?): a translucent sheet listing the
+shortcut of every command of the window's action table (:data:`ui.actions.MENUS`,
+in menu order) and the mouse gestures, over the image area; any key or click closes it."""
 from __future__ import annotations
 
 from PySide6.QtCore import QRectF, Qt

@@ -1,0 +1,223 @@
+"""The run options on the toolbar: model, scale, tile and device, remembered
+between sessions, and the background warm-up that fills the model and device lists.
+
+This is where a run's settings are chosen and read, so this is where the
+planned ones go (issue 12 item 1): an automatic tile size (``--tile auto``,
+from the engine's memory budget) joins :attr:`RunOptions.tile`, and a
+precision control replaces the constant :attr:`RunOptions.precision`.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QSpinBox, QToolBar, QWidget
+
+from .jobs import Job, quiet_gc
+from .operations import Operations
+from .settings import Settings
+
+__all__ = ["RunOptions", "MODEL_SUFFIXES", "DEFAULT_MODEL"]
+
+MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
+#: Extensions of model files (opened from the model list, or dropped on the window).
+MODEL_SUFFIXES = {".safetensors", ".pth", ".pt", ".ckpt"}
+#: The bundled model listed before the warm-up has found the others.
+DEFAULT_MODEL = "restorer-x4"
+_OPEN_MODEL = "__open_model_file__"
+
+
+def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
+    """Worker thread: import the engine (torch) and list bundled models and devices."""
+    with quiet_gc():  # a big import: no long GC pauses meanwhile (see quiet_gc)
+        import torch
+
+        import spandrel  # noqa: F401 - its architectures now, not during the first run
+        from restorer.metrics import RegionMetrics  # noqa: F401 - imported now, not at the first readout
+        from restorer.models import BUNDLED_MODELS
+
+    devices = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        devices += ["cuda"] + ([f"cuda:{i}" for i in range(n)] if n > 1 else [])
+    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+        devices.append("mps")
+    return list(BUNDLED_MODELS), devices
+
+
+def is_model_file(key) -> bool:
+    """True when a model-list key is a file path rather than a bundled name."""
+    return isinstance(key, str) and key != _OPEN_MODEL and ("/" in key or "\\" in key or Path(key).suffix != "")
+
+
+class RunOptions(QObject):
+    """The widgets that choose how the next run goes, and typed access to them.
+
+    Args:
+        parent: the window (owns the widgets; parent of the model-file dialog).
+        ops: where the warm-up runs.
+
+    Attributes:
+        model_combo, scale_combo, tile_spin, device_combo: the widgets.
+        precision: generator precision (``auto``/``fp32``/``fp16``/``bf16``); a
+            constant until the window gets a precision control.
+        warmed_up: True once the engine is imported and the lists are complete.
+
+    Signals:
+        model_changed(str): the chosen model's label.
+        ready(): the warm-up finished (the model and device lists are complete).
+    """
+
+    model_changed = Signal(str)
+    ready = Signal()
+
+    def __init__(self, parent: QWidget, ops: Operations) -> None:
+        super().__init__(parent)
+        self._parent, self._ops = parent, ops
+        self.precision = "auto"
+        self.warmed_up = False
+        self.model_combo = QComboBox(parent)
+        self.model_combo.addItem(DEFAULT_MODEL, DEFAULT_MODEL)
+        self.model_combo.addItem("Open model file…", _OPEN_MODEL)
+        self.model_combo.setToolTip("Generator: a bundled model, or any model file spandrel can load (remembered)")
+        self.model_combo.activated.connect(self._on_model_activated)
+        self._model_index = 0
+        self.scale_combo = QComboBox(parent)
+        self.scale_combo.addItem("×2", 2)
+        self.scale_combo.addItem("×4", 4)
+        self.scale_combo.setCurrentIndex(1)
+        self.tile_spin = QSpinBox(parent)
+        self.tile_spin.setRange(0, 4096)
+        self.tile_spin.setSingleStep(32)
+        self.tile_spin.setValue(256)
+        self.tile_spin.setSpecialValueText("off")
+        self.tile_spin.setToolTip("Tile side in input pixels (0 = whole image at once)")
+        self.device_combo = QComboBox(parent)
+        for name in ("auto", "cpu"):
+            self.device_combo.addItem(name, name)
+        self.device_combo.setToolTip("Where the generator and the metrics run (auto: CUDA, then MPS, then CPU)")
+
+    def add_to(self, bar: QToolBar) -> None:
+        """Put the labelled widgets on a toolbar (model, scale, tile, device)."""
+        for label, widget in ((" Model ", self.model_combo), ("  Scale ", self.scale_combo),
+                              ("  Tile ", self.tile_spin), ("  Device ", self.device_combo)):
+            bar.addWidget(QLabel(label))
+            bar.addWidget(widget)
+
+    # ------------------------------------------------------------- values
+    @property
+    def scale(self) -> int:
+        """The output scale."""
+        return int(self.scale_combo.currentData())
+
+    @property
+    def tile(self) -> int:
+        """Tile side in LR pixels (0 = whole image)."""
+        return int(self.tile_spin.value())
+
+    @tile.setter
+    def tile(self, value: int) -> None:
+        self.tile_spin.setValue(int(value))
+
+    @property
+    def device(self) -> str:
+        """The selected device name (``auto``, ``cpu``, ``cuda``, ``cuda:N``, ``mps``)."""
+        return str(self.device_combo.currentData())
+
+    @device.setter
+    def device(self, name: str) -> None:
+        index = self.device_combo.findData(name)
+        if index < 0:
+            self.device_combo.addItem(name, name)
+            index = self.device_combo.count() - 1
+        self.device_combo.setCurrentIndex(index)
+
+    @property
+    def model(self) -> tuple[str, str]:
+        """(key, label) of the chosen model: a bundled name or a file path, and its display name."""
+        return self.model_combo.currentData(), self.model_combo.currentText()
+
+    def model_choices(self) -> list[tuple[str, str]]:
+        """(key, label) of every model in the list (bundled and files)."""
+        return [(self.model_combo.itemData(i), self.model_combo.itemText(i)) for i in range(self.model_combo.count())
+                if self.model_combo.itemData(i) != _OPEN_MODEL]
+
+    def set_model_file(self, path: str | Path) -> None:
+        """Use a model file (added to the model list, selected and remembered)."""
+        self._select(self._add_model_item(str(Path(path))))
+
+    # ----------------------------------------------------------- settings
+    def load(self, s: Settings) -> None:
+        """Take model, model files, scale, tile and device from the settings."""
+        for path in s.model_files():
+            self._add_model_item(path)
+        last = s.value("model/last", DEFAULT_MODEL)
+        if last and last != _OPEN_MODEL:
+            if self.model_combo.findData(last) < 0 and not is_model_file(last):
+                self.model_combo.insertItem(self.model_combo.count() - 1, last, last)  # a bundled name
+            if self.model_combo.findData(last) >= 0:
+                self._select(self.model_combo.findData(last))
+        if self.scale_combo.findData(s.value("run/scale", 4, int)) >= 0:
+            self.scale_combo.setCurrentIndex(self.scale_combo.findData(s.value("run/scale", 4, int)))
+        self.tile_spin.setValue(s.value("run/tile", 256, int))
+        self.device = s.value("run/device", "auto")
+        self.model_changed.emit(self.model_combo.currentText())
+
+    def save(self, s: Settings) -> None:
+        """Write model, model files, scale, tile and device to the settings."""
+        key = self.model_combo.itemData(self._model_index)
+        s.set("model/last", key if key is not None else DEFAULT_MODEL)
+        s.set_model_files([key for key, _ in self.model_choices() if is_model_file(key)])
+        s.set("run/scale", self.scale)
+        s.set("run/tile", self.tile)
+        s.set("run/device", self.device)
+
+    # ------------------------------------------------------------ warm-up
+    def warm_up(self, delay_ms: int = 50) -> None:
+        """Import the engine in the background ``delay_ms`` from now (the window shows first),
+        then complete the model and device lists."""
+        QTimer.singleShot(delay_ms, lambda: self._ops.op(_warm_up_work).success(self._on_warm)
+                          .failure(lambda exc: None)  # the first run reports any engine problem
+                          .after(self._on_warm_over).run())
+
+    def _on_warm(self, found: tuple[list[str], list[str]]) -> None:
+        bundled, devices = found
+        for name in bundled:
+            if self.model_combo.findData(name) < 0:
+                self.model_combo.insertItem(self._bundled_count(), name, name)
+        current = self.device
+        for name in devices:
+            if self.device_combo.findData(name) < 0:
+                self.device_combo.addItem(name, name)
+        self.device = current
+        self._model_index = self.model_combo.currentIndex()
+
+    def _on_warm_over(self) -> None:
+        self.warmed_up = True
+        self.ready.emit()
+
+    # ----------------------------------------------------------- internal
+    def _bundled_count(self) -> int:
+        return sum(1 for key, _ in self.model_choices() if not is_model_file(key))
+
+    def _add_model_item(self, path: str) -> int:
+        index = self.model_combo.findData(path)
+        if index < 0:
+            index = self.model_combo.count() - 1  # before "Open model file…"
+            self.model_combo.insertItem(index, Path(path).name, path)
+            self.model_combo.setItemData(index, path, Qt.ItemDataRole.ToolTipRole)
+        return index
+
+    def _select(self, index: int) -> None:
+        self.model_combo.setCurrentIndex(index)
+        self._model_index = index
+        self.model_changed.emit(self.model_combo.currentText())
+
+    def _on_model_activated(self, index: int) -> None:
+        if self.model_combo.itemData(index) != _OPEN_MODEL:
+            self._select(index)
+            return
+        self.model_combo.setCurrentIndex(self._model_index)
+        path, _ = QFileDialog.getOpenFileName(self._parent, "Open model file", "", MODEL_FILTER)
+        if path:
+            self.set_model_file(path)
