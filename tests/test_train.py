@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from restorer.models import load_model
-from restorer.train.loop import TrainConfig, export_generator, train
+from restorer.train.loop import TrainConfig, export_generator, lr_at, train
 from restorer.train.losses import VGGPerceptualLoss, gan_loss
 
 
@@ -230,3 +230,23 @@ def test_autogroup_warning_reads_the_kernel_flag(tmp_path):
     flag.write_text("0\n")
     assert autogroup_warning(flag) is None
     assert autogroup_warning(tmp_path / "missing") is None
+
+
+def test_lr_halves_at_milestones():
+    cfg = TrainConfig(lr=4e-4, lr_halve_at="100, 50")
+    assert [lr_at(cfg, s) for s in (0, 49, 50, 99, 100, 10_000)] == [4e-4, 4e-4, 2e-4, 2e-4, 1e-4, 1e-4]
+    assert lr_at(TrainConfig(lr=4e-4), 10_000) == 4e-4
+    with pytest.raises(ValueError, match="--lr-halve-at"):
+        lr_at(TrainConfig(lr_halve_at="100,x"), 0)
+
+
+@pytest.mark.slow  # trains three runs
+def test_lr_milestone_applies_the_same_straight_and_resumed(data_dir, tmp_path):
+    straight = train(_cfg(data_dir, tmp_path / "a", steps=4, lr_halve_at="3"), progress=False)
+    train(_cfg(data_dir, tmp_path / "b", steps=2, lr_halve_at="3"), progress=False)
+    resumed = train(_cfg(data_dir, tmp_path / "b", steps=4, lr_halve_at="3"), progress=False)
+    a = torch.load(straight, weights_only=True)
+    b = torch.load(resumed, weights_only=True)
+    assert a["opt_g"]["param_groups"][0]["lr"] == b["opt_g"]["param_groups"][0]["lr"] == 5e-4
+    for k in a["gen"]:
+        assert torch.equal(a["gen"][k], b["gen"][k]), k

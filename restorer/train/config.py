@@ -30,6 +30,8 @@ class TrainConfig:
     batch: int = _opt(16, "patches per step per rank")
     hr_size: int = _opt(128, "HR patch side in pixels")
     lr: float = _opt(2e-4, "Adam learning rate of generator and discriminator")
+    lr_halve_at: str = _opt("", "steps at which the learning rate halves, comma-separated (BasicSR's MultiStepLR, "
+                            "gamma 0.5); '' = constant")
     w_pix: float = _opt(1.0, "L1 weight")
     w_percep: float = _opt(1.0, "perceptual weight (GAN stage)")
     w_gan: float = _opt(0.1, "adversarial weight (GAN stage)")

@@ -11,8 +11,8 @@ Two stages as in ESRGAN/Real-ESRGAN (Wang et al. 2018, 2021):
   that chose it.
 
 Both stages use Adam(``TrainConfig.lr``, betas 0.9/0.99) for every network, at
-a constant rate (Real-ESRGAN uses 2e-4 for its PSNR stage and 1e-4 for its GAN
-stage).
+a constant rate unless ``lr_halve_at`` lists steps (Real-ESRGAN uses 2e-4 for
+its PSNR stage and 1e-4 for its GAN stage).
 
 Training pairs come from :class:`restorer.train.data.PatchDataset` through a
 ``DataLoader`` (``workers`` processes degrade patches on the CPU), or, with
@@ -94,6 +94,28 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
         model.load_state_dict(state)
 
 
+def lr_milestones(cfg: TrainConfig) -> list[int]:
+    """Steps of ``--lr-halve-at`` (ints, sorted); ValueError names a bad entry."""
+    try:
+        return sorted(int(x) for x in cfg.lr_halve_at.split(",") if x.strip())
+    except ValueError:
+        raise ValueError(f"--lr-halve-at: expected comma-separated steps, got {cfg.lr_halve_at!r}") from None
+
+
+def lr_at(cfg: TrainConfig, step: int) -> float:
+    """Learning rate for the optimiser step after ``step`` steps: ``cfg.lr`` halved once per milestone
+    reached (BasicSR's MultiStepLR with gamma 0.5, which Real-ESRGAN's PSNR stage uses)."""
+    return cfg.lr * 0.5 ** sum(step >= m for m in lr_milestones(cfg))
+
+
+def set_lr(cfg: TrainConfig, step: int, *opts) -> None:
+    """Set every param group of ``opts`` (None skipped) to :func:`lr_at`."""
+    for opt in opts:
+        if opt is not None:
+            for group in opt.param_groups:
+                group["lr"] = lr_at(cfg, step)
+
+
 def autogroup_warning(flag: str | Path = "/proc/sys/kernel/sched_autogroup_enabled") -> str | None:
     """Say why ``nice -n 19`` on other jobs will not protect this run, or None.
 
@@ -143,7 +165,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     """Run (or resume) one training stage, alone or as one rank of a DDP job; return the checkpoint path.
 
     Resumes from ``cfg.out/last.pt`` when it exists (weights, optimisers, step,
-    elapsed time and torch RNG state; the learning rate comes from ``cfg``).
+    elapsed time and torch RNG state; the learning rate comes from ``cfg``, see :func:`lr_at`).
     Stops at ``cfg.steps`` steps or after ``cfg.max_minutes`` (rank 0's clock,
     shared with every rank), and always writes a final checkpoint, also when
     interrupted by an exception. Every ``cfg.log_every`` steps a row ``step,
@@ -170,7 +192,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
 
     Raises:
         ValueError: unknown ``cfg.stage``, ``cfg.degradation`` or
-            ``cfg.perceptual``; ``hr_size`` not divisible by the scale.
+            ``cfg.perceptual``; ``hr_size`` not divisible by the scale; a bad ``cfg.lr_halve_at``.
         FileNotFoundError: the data folder has no usable image, or ``cfg.init``
             does not exist.
         restorer.weights.WeightsNotFoundError: the GAN stage cannot find the
@@ -180,6 +202,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     """
     if cfg.stage not in ("psnr", "gan"):
         raise ValueError(f"unknown stage {cfg.stage!r}; expected 'psnr' or 'gan'")
+    lr_milestones(cfg)  # a bad --lr-halve-at fails here, not after the pool is built
     deg_cfg = _degradation_config(cfg)
     if cfg.threads:
         torch.set_num_threads(cfg.threads)
@@ -241,10 +264,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
         if opt_d is not None:
             opt_d.load_state_dict(ck["opt_d"])
         # The learning rate comes from the current config, so a resumed run may change it.
-        for opt in (opt_g, opt_d):
-            if opt is not None:
-                for group in opt.param_groups:
-                    group["lr"] = cfg.lr
+        set_lr(cfg, ck["step"], opt_g, opt_d)
         torch.set_rng_state(ck["rng"]["torch"])
         step = ck["step"]
         elapsed = ck.get("elapsed", 0.0)
@@ -288,6 +308,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
 
     loader = iter(make_loader(dataset, cfg.batch, step, rank, world, cfg.loader_workers if pool else cfg.workers))
     epoch_steps = max(1, cfg.pool_size // (cfg.batch * world))
+    halve_at = set(lr_milestones(cfg))
     start_step = step
     gen.train()
     t0 = time.perf_counter() - elapsed
@@ -303,6 +324,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
                     pool.refresh_to(step // epoch_steps, cfg.pool_refresh)
                 if world > 1:
                     dist.barrier()
+            if step in halve_at:
+                set_lr(cfg, step, opt_g, opt_d)
             lr_img, hr_img = next(loader)
             lr_img = lr_img.to(device, non_blocking=True)
             hr_img = hr_img.to(device, non_blocking=True)
