@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from bench.tables import metric_cells, metric_header, metric_keys
 from restorer.degradations import FAMILIES, MixConfig, bicubic_downscale, degrade_family
 from restorer.models.generator import RestorerCompact
 from restorer.train.data import load_photos
@@ -124,12 +125,10 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, q
 def _table(title: str, note: str, results: dict[str, dict]) -> str:
     lines = [f"# {title}", "", note, ""]
     for track in next(iter(results.values())):
-        lines += [f"Track `{track}`:", "", "| method | LPIPS-Alex | LPIPS-VGG | DISTS | PSNR dB | SSIM |",
-                  "|---|---|---|---|---|---|"]
+        keys = metric_keys(r[track] for r in results.values())
+        lines += [f"Track `{track}`:", "", f"| method | {metric_header(keys)} |", "|---" * (len(keys) + 1) + "|"]
         for name, r in results.items():
-            m = r[track]
-            opt = " | ".join(f"{m[k]:.4f}" if k in m else "-" for k in ("lpips_vgg", "dists"))
-            lines.append(f"| {name} | {m['lpips_alex']:.4f} | {opt} | {m['psnr']:.2f} | {m['ssim']:.4f} |")
+            lines.append(f"| {name} | {metric_cells(r[track], keys)} |")
         lines.append("")
     return "\n".join(lines)
 

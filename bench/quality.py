@@ -43,6 +43,7 @@ import torch
 from PIL import Image
 
 from bench.photos import benchmark_photos
+from bench.tables import metric_cells, metric_header, metric_keys
 from restorer.inference import restore
 from restorer.io import from_pil
 from restorer.metrics import compare
@@ -50,8 +51,8 @@ from restorer.models import load_model
 
 #: Default output folder of the result files.
 RESULTS = Path(__file__).resolve().parent / "results"
-#: Keys of :func:`restorer.metrics.compare` averaged over the photos.
-METRICS = ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")
+#: Metric columns of the all-tracks summary (every metric is in the per-track files).
+SUMMARY = ["lpips_alex", "dists", "psnr", "ssim"]
 #: The benchmark's tracks (see :func:`degrade_lr`).
 TRACKS = ("bicubic", "realistic", "jpeg")
 #: JPEG quality range of the ``jpeg`` track, spread evenly over the photos in order.
@@ -205,7 +206,8 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
         per_photo[path.name] = {k: compare(v, hr) for k, v in outs.items()}
         print(path.name, {k: round(v["lpips_alex"], 4) for k, v in per_photo[path.name].items()}, flush=True)
     methods = list(next(iter(per_photo.values())).keys())
-    mean = {m: {k: float(np.mean([per_photo[p][m][k] for p in per_photo])) for k in METRICS} for m in methods}
+    keys = metric_keys(per_photo[p][m] for p in per_photo for m in methods)  # what compare() returned
+    mean = {m: {k: float(np.mean([per_photo[p][m][k] for p in per_photo])) for k in keys} for m in methods}
     result = {"track": track, "crop": list(crop) if crop else None, "photos": [p.name for p in photos],
               "per_photo": per_photo, "mean": mean, "model_seconds": timings,
               "torch_threads": torch.get_num_threads()}
@@ -214,11 +216,9 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
     where = f"centred {crop[0]}x{crop[1]} HR crops" if crop else "whole photos"
     lines = [f"# Quality, x{scale}, {track} track ({len(photos)} benchmark photos, DESIGN.md section 4; {where})",
              "",
-             "| method | LPIPS-Alex (lower) | LPIPS-VGG (lower) | DISTS (lower) | PSNR dB (higher) | SSIM (higher) |",
-             "|---|---|---|---|---|---|"]
+             f"| method | {metric_header(keys)} |", "|---" * (len(keys) + 1) + "|"]
     for m in methods:
-        r = mean[m]
-        lines.append(f"| {m} | {r['lpips_alex']:.4f} | {r['lpips_vgg']:.4f} | {r['dists']:.4f} | {r['psnr']:.2f} | {r['ssim']:.4f} |")
+        lines.append(f"| {m} | {metric_cells(mean[m], keys)} |")
     lines += ["", "Upscaling wall time over all photos (s): "
               + ", ".join(f"{k} {v:.1f}" for k, v in timings.items()), ""]
     lines += ["Per photo, LPIPS-Alex:", "", "| photo | " + " | ".join(methods) + " |",
@@ -281,15 +281,15 @@ def summary(results: dict[str, dict], scale: int) -> str:
     crop = next(iter(results.values()))["crop"]
     where = f"centred {crop[0]}x{crop[1]} HR crops" if crop else "whole photos"
     lines = [f"# Quality, x{scale}, every track ({where} of the 12 benchmark photos)", "",
-             "| track | method | LPIPS-Alex ↓ | DISTS ↓ | PSNR dB ↑ | SSIM ↑ | LPIPS / bicubic | LPIPS / Real-ESRGAN |",
-             "|---|---|---|---|---|---|---|---|"]
+             f"| track | method | {metric_header(SUMMARY)} | LPIPS / bicubic | LPIPS / Real-ESRGAN |",
+             "|---" * (len(SUMMARY) + 4) + "|"]
     for track, res in results.items():
         mean = res["mean"]
         peer = mean.get("Real-ESRGAN x4plus", {}).get("lpips_alex")
         for m, r in mean.items():
             ratio = f"{r['lpips_alex'] / peer:.2f}" if peer else "-"
-            lines.append(f"| {track} | {m} | {r['lpips_alex']:.4f} | {r['dists']:.4f} | {r['psnr']:.2f} | "
-                         f"{r['ssim']:.4f} | {r['lpips_alex'] / mean['bicubic']['lpips_alex']:.2f} | {ratio} |")
+            lines.append(f"| {track} | {m} | {metric_cells(r, SUMMARY)} | "
+                         f"{r['lpips_alex'] / mean['bicubic']['lpips_alex']:.2f} | {ratio} |")
     return "\n".join(lines) + "\n"
 
 
