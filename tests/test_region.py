@@ -112,6 +112,23 @@ def test_region_metrics_whole_and_partition(pair):
     assert (full_map - lpips_map(x, y)[0, 0]).abs().max().item() < 1e-6
 
 
+def test_whole_full_adds_vgg_metrics_without_recomputing_the_fast_ones(pair, monkeypatch):
+    import restorer.metrics.region as region
+
+    x, y = pair
+    calls = []
+    monkeypatch.setattr(region, "ssim_tiled", lambda *a, **k: calls.append(1) or ssim_tiled(*a, **k))
+    rm = RegionMetrics(x, y)
+    fast = rm.whole()
+    full = rm.whole(full=True)
+    assert len(calls) == 1 and {k: full[k] for k in fast} == fast
+    ref = compare(x, y)
+    assert full["dists"] == pytest.approx(ref["dists"], abs=1e-5)
+    assert full["lpips_vgg"] == pytest.approx(ref["lpips_vgg"], abs=1e-5)
+    full_first = RegionMetrics(x, y).whole(full=True)  # full before fast: fast is filled on the way
+    assert full_first == pytest.approx(full, abs=1e-7) and len(calls) == 2
+
+
 def test_region_values_against_independent_computations(pair):
     x, y = pair
     box = (30, 40, 130, 110)  # x0, y0, x1, y1

@@ -295,18 +295,20 @@ class RegionMetrics:
         with self._lock:
             if key in self._whole:
                 return dict(self._whole[key])
-            self._fill(0, self._done.shape[0], 0, self._done.shape[1])
             with torch.inference_mode():
-                out = {
-                    "psnr": float(psnr(self.x, self.y)),
-                    "ssim": float(ssim_tiled(self.x, self.y)[0]),
-                    "lpips_alex": float(combine_stage_maps(self._maps)[0]),
-                }
+                if "fast" not in self._whole:  # computed once, also when ``full`` comes first
+                    self._fill(0, self._done.shape[0], 0, self._done.shape[1])
+                    self._whole["fast"] = {
+                        "psnr": float(psnr(self.x, self.y)),
+                        "ssim": float(ssim_tiled(self.x, self.y)[0]),
+                        "lpips_alex": float(combine_stage_maps(self._maps)[0]),
+                    }
                 if full:
-                    out["lpips_vgg"] = float(lpips_tiled(get_lpips("vgg16", self.device), self.x, self.y)[0])
-                    out["dists"] = float(dists_tiled(get_dists(self.device), self.x, self.y)[0])
-            self._whole[key] = out
-            return dict(out)
+                    self._whole["full"] = {
+                        **self._whole["fast"],
+                        "lpips_vgg": float(lpips_tiled(get_lpips("vgg16", self.device), self.x, self.y)[0]),
+                        "dists": float(dists_tiled(get_dists(self.device), self.x, self.y)[0])}
+            return dict(self._whole[key])
 
     def lpips_map(self) -> torch.Tensor:
         """The per-pixel LPIPS-Alex map, as :func:`lpips_map` (cached).
