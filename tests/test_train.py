@@ -250,3 +250,22 @@ def test_lr_milestone_applies_the_same_straight_and_resumed(data_dir, tmp_path):
     assert a["opt_g"]["param_groups"][0]["lr"] == b["opt_g"]["param_groups"][0]["lr"] == 5e-4
     for k in a["gen"]:
         assert torch.equal(a["gen"][k], b["gen"][k]), k
+
+
+@pytest.mark.slow  # trains a small GAN run
+def test_deeper_generator_grown_from_init_starts_as_it(data_dir, tmp_path):
+    from restorer.models.generator import RestorerCompact
+
+    small = train(_cfg(data_dir, tmp_path / "s", stage="gan", steps=2, d_feat=8), progress=False)
+    with pytest.warns(UserWarning, match="trunk.1.conv1.weight"):
+        grown = train(_cfg(data_dir, tmp_path / "g", stage="gan", steps=0, d_feat=8, num_conv=4, init=str(small),
+                           init_partial=True, init_disc=str(small)), progress=False)
+    a, b = torch.load(small, weights_only=True), torch.load(grown, weights_only=True)
+    before, after = RestorerCompact(num_feat=8, num_conv=2), RestorerCompact(num_feat=8, num_conv=4)
+    before.load_state_dict(a["ema"])  # --init takes a checkpoint's EMA
+    after.load_state_dict(b["gen"])
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.equal(before(x), after(x))  # the new block adds exactly zero
+    assert after.trunk[1].conv1.weight.abs().sum() > 0  # and can learn: only its last conv is zero
+    assert all(torch.equal(a["disc"][k], b["disc"][k]) for k in a["disc"])

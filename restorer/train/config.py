@@ -45,7 +45,9 @@ class TrainConfig:
     threads: int = _opt(0, "torch CPU threads (0 = default)")
     workers: int = _opt(0, "processes that degrade patches (data loader, or the pool's builder)")
     init: str = _opt("", "generator weights to start from (.pt checkpoint's EMA or .safetensors)")
-    init_partial: bool = _opt(False, "load only matching tensors of --init (e.g. a x4 body into a x2 model)")
+    init_partial: bool = _opt(False, "load only matching tensors of --init (e.g. a x4 body into a x2 model); "
+                              "residual blocks it lacks start as identity, so a deeper model starts as --init")
+    init_disc: str = _opt("", "GAN stage: a GAN checkpoint (.pt) whose discriminator to start from")
     max_minutes: float = _opt(0.0, "stop (with a checkpoint) after this wall time, across resumes (0 = no limit)")
     degradation: str = _opt("second", "second: Real-ESRGAN's second-order model; first: the first-order one; "
                             "mix: families of restorer.degradations.MixConfig", ("second", "first", "mix"))

@@ -74,7 +74,10 @@ def _save(path: Path, payload: dict) -> None:
 
 def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = False) -> None:
     """Load ``path`` (safetensors, or a checkpoint's EMA) into ``model``; with
-    ``partial``, only tensors whose name and shape match (a warning lists the rest)."""
+    ``partial``, only tensors whose name and shape match (a warning lists the rest), and the
+    residual blocks of ``model.trunk`` that ``path`` lacks get a zero second convolution: they
+    start as the identity, so a deeper model computes what ``path`` did (function-preserving
+    growth, as in Net2Net, Chen et al., ICLR 2016) and then learns from there."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such generator weights file")
     if path.endswith(".safetensors"):
@@ -90,6 +93,10 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
         if skipped:
             warnings.warn(f"{path}: not loaded (shape differs or missing): {', '.join(skipped)}", stacklevel=3)
         model.load_state_dict(kept, strict=False)
+        for i, block in enumerate(model.trunk):
+            if f"trunk.{i}.conv1.weight" not in kept:
+                torch.nn.init.zeros_(block.conv2.weight)
+                torch.nn.init.zeros_(block.conv2.bias)
     else:
         model.load_state_dict(state)
 
@@ -197,8 +204,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
             does not exist.
         restorer.weights.WeightsNotFoundError: the GAN stage cannot find the
             perceptual network's weights.
-        KeyError, RuntimeError: ``last.pt`` or ``cfg.init`` does not match the
-            stage or the generator's shape.
+        KeyError, RuntimeError: ``last.pt``, ``cfg.init`` or ``cfg.init_disc`` does not match
+            the stage or the networks' shapes.
     """
     if cfg.stage not in ("psnr", "gan"):
         raise ValueError(f"unknown stage {cfg.stage!r}; expected 'psnr' or 'gan'")
@@ -240,6 +247,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     disc = percep = None
     if cfg.stage == "gan":
         disc = UNetDiscriminatorSN(num_feat=cfg.d_feat)
+        if cfg.init_disc:
+            disc.load_state_dict(torch.load(cfg.init_disc, map_location="cpu", weights_only=True)["disc"])
         percep = make_perceptual_loss(cfg.perceptual).to(device)
 
     ckpt_path = out / "last.pt"
