@@ -613,11 +613,83 @@ def test_preview_of_the_visible_crop_matches_the_full_restore(qtbot, window, tmp
     assert np.abs(a - b).max() <= 1  # tile padding = receptive field: the crop equals the full result
 
 
+def test_tile_auto_is_the_default_and_a_run_uses_the_engines_tile(qtbot, window, model_file, tmp_path,
+                                                                  fast_metrics, monkeypatch):
+    """The Tile control offers auto (the default, as ``--tile auto``), off and sides; with auto the
+    engine sizes the tiles: under a budget that fits 48-pixel tiles but not the whole image, a 96x96
+    input runs as the 2x2 tiles of 48 that ``restorer.tiling.auto_tile`` computes."""
+    import restorer.tiling
+    from restorer.facts import DEFAULT_TILE
+    from restorer.models import load_model
+
+    fresh = MainWindow(warm_up=False)
+    qtbot.addWidget(fresh)
+    spin = fresh.tile_spin
+    assert DEFAULT_TILE is None and fresh.options.tile is None and spin.text() == "auto"
+    spin.stepBy(1)
+    assert fresh.options.tile == 0 and spin.text() == "off"
+    spin.stepBy(1)
+    assert fresh.options.tile == 32 and spin.text() == "32"
+    spin.stepBy(-2)
+    assert fresh.options.tile is None and spin.text() == "auto"
+
+    model = load_model(str(model_file))
+    pad = restorer.tiling.default_tile_pad(model)
+    monkeypatch.setattr(restorer.tiling, "CPU_TILE_BUDGET", restorer.tiling.tile_bytes(model, 48, 48, pad))
+    assert restorer.tiling.auto_tile(model, 96, 96, device="cpu") == 48
+    path = tmp_path / "square.png"
+    Image.fromarray(_photo_like(96, 96, seed=2)).save(path)
+    window.options.tile = None
+    _open(qtbot, window, path)
+    tiles = []
+    window.queue.tile.connect(lambda item, payload: tiles.append(payload[0]))
+    _restore(qtbot, window)
+    assert window.queue.items[-1].total == 4
+    assert [(r.x(), r.y(), r.width(), r.height()) for r in tiles] == [
+        (0, 0, 192, 192), (192, 0, 192, 192), (0, 192, 192, 192), (192, 192, 192, 192)]  # output pixels
+    assert tuple(window.result.rgb.shape[-2:]) == (384, 384)
+
+
+def test_precision_choice_reaches_the_engine(qtbot, window, small_png, fast_metrics, monkeypatch):
+    """The Precision list is the engine's (``restorer.facts.PRECISIONS``, default auto); fp16 on the
+    CPU runs as the engine defines it: in fp32 (the same pixels as fp32), the warning in the status bar."""
+    import torch
+
+    import restorer.inference
+    from restorer.facts import DEFAULT_PRECISION, PRECISIONS
+
+    combo = window.precision_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == list(PRECISIONS)
+    assert window.options.precision == DEFAULT_PRECISION == "auto"
+    asked = []
+    real = restorer.inference.model_dtype
+
+    def spy(model, precision, device):
+        asked.append((precision, device.type, real(model, precision, device)))
+        return asked[-1][2]
+
+    monkeypatch.setattr(restorer.inference, "model_dtype", spy)
+    _open(qtbot, window, small_png)
+    combo.setCurrentIndex(combo.findData("fp16"))
+    _restore(qtbot, window)
+    assert asked == [("fp16", "cpu", torch.float32)]
+    assert "fp16 requested on the CPU: running in fp32" in window.statusBar().currentMessage()
+    half = window.result.rgb
+    window.options.precision = "fp32"
+    _restore(qtbot, window)
+    assert asked[1] == ("fp32", "cpu", torch.float32)
+    assert "requested" not in window.statusBar().currentMessage()
+    assert torch.equal(window.result.rgb, half)
+    window.options.precision = "fp8"  # not the engine's: ignored
+    assert window.options.precision == "fp32"
+
+
 # -------------------------------------------------------- window: conveniences
 def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_settings):
     win = _make_window(qtbot, model_file, warm_up=False)
     win.scale_combo.setCurrentIndex(win.scale_combo.findData(2))
     win.options.tile = 96
+    win.options.precision = "bf16"
     win.set_view_mode("slider")
     win.opacity_slider.setValue(35)
     win.resize(720, 540)
@@ -627,10 +699,16 @@ def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_sett
     again = MainWindow(warm_up=False)
     qtbot.addWidget(again)
     assert again.model_combo.currentData() == str(model_file)
-    assert again.scale_combo.currentData() == 2 and again.options.tile == 96
+    assert again.scale_combo.currentData() == 2 and again.options.tile == 96 and again.options.precision == "bf16"
     assert again.workbench.mode == "slider" and again.mode_actions["slider"].isChecked()
     assert again.opacity_slider.value() == 35 and again.workbench.heat_opacity == pytest.approx(0.35)
     assert (again.width(), again.height()) == (720, 540)
+    again.options.tile = None  # auto is remembered as such
+    again.close()
+    assert Settings().value("run/tile", "") == "auto"
+    third = MainWindow(warm_up=False)
+    qtbot.addWidget(third)
+    assert third.options.tile is None and third.tile_spin.text() == "auto"
 
 
 def test_shortcuts_overlay_lists_the_actions(qtbot, window):

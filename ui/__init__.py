@@ -8,7 +8,7 @@
 * ``actions``       -- every menu command and shortcut, one declarative table
 * ``files``         -- open, reference, save, export (on worker threads), recent files
 * ``runs``          -- restore runs: queue items, live tiles, crop previews, the run controls
-* ``run_options``   -- model, scale, tile, device (and where precision goes); the engine warm-up
+* ``run_options``   -- model, scale, tile (auto/off/side), device, precision; the engine warm-up
 * ``readouts``      -- each image pair's metrics (whole image, region, heat map) and their scheduling
 * ``run_queue``     -- the queue of restore runs and the worker function of one run
 * ``views/``        -- the comparison views (side by side, slider, toggle, loupe, grid) and the workbench

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,6 +89,8 @@ class RestoreOutcome:
         before, before_pyramid: the input resized (antialiased bicubic) to the
             output size and its pyramid (None for a crop preview).
         tile_rect, tile_image: for a crop preview, where it goes (output pixels) and the picture.
+        notes: the engine's warnings during the restore, one line each (precision fallback,
+            tile shrunk to the memory budget...).
     """
 
     item: QueueItem
@@ -103,9 +106,10 @@ class RestoreOutcome:
     before_pyramid: ImagePyramid | None = None
     tile_rect: QRectF | None = None
     tile_image: Any = None
+    notes: list[str] = field(default_factory=list)
 
 
-def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, precision: str,
+def restore_work(job: Job, item: QueueItem, model, tile: int | None, device: str, precision: str,
                  need_before: bool = True) -> RestoreOutcome:
     """Worker thread: run one queue item.
 
@@ -113,7 +117,8 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         job: the running job (progress, live tiles, cancel).
         item: what to run.
         model: the cached ``ImageModelDescriptor`` for ``item.model_key``, or None to load it.
-        tile: tile side in LR pixels (0 = whole image).
+        tile: tile side in LR pixels (0 = whole image, None = automatic), as
+            ``restorer.inference.restore_into``.
         device, precision: as ``restorer.inference.restore_into``.
         need_before: also build the bicubic "before" (skipped when the
             document has one at that size).
@@ -145,12 +150,15 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         job.tile_ready.emit(job, (rect, tensor_to_qimage(tile_rgb)))
 
     start = time.perf_counter()
-    result = restore(model, image.rgb, image.alpha, scale=scale, region=item.crop, tile=tile, device=dev,
-                     precision=precision, progress=lambda done, total: job.progress.emit(job, done, total),
-                     cancel=job.cancel_event, on_tile=on_tile)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = restore(model, image.rgb, image.alpha, scale=scale, region=item.crop, tile=tile, device=dev,
+                         precision=precision, progress=lambda done, total: job.progress.emit(job, done, total),
+                         cancel=job.cancel_event, on_tile=on_tile)
     seconds = time.perf_counter() - start
+    notes = list(dict.fromkeys(first_line(w.message) for w in caught if issubclass(w.category, UserWarning)))
     out = RestoreOutcome(item=item, model=model, image=image, device=dev, seconds=seconds,
-                         rgb=result.rgb, alpha=result.alpha, scale=result.scale)
+                         rgb=result.rgb, alpha=result.alpha, scale=result.scale, notes=notes)
     if result.region is not None:  # a crop preview: the engine restored the crop with its context
         out.alpha = None
         out.tile_rect = QRectF(result.region[0] * scale, result.region[1] * scale, result.rgb.shape[-1],
