@@ -684,6 +684,34 @@ def test_precision_choice_reaches_the_engine(qtbot, window, small_png, fast_metr
     assert window.options.precision == "fp32"
 
 
+def test_an_output_too_large_for_memory_is_refused_in_one_line(qtbot, window, small_png, errors, fast_metrics,
+                                                               monkeypatch):
+    """As ``restore`` does, the window refuses an output that cannot fit in memory with the engine's
+    check, before loading the model: one line in the error box, and the window goes on."""
+    import restorer.models
+    import restorer.tiling
+    from restorer.batch import check_output_memory
+    from restorer.tiling import InsufficientMemoryError
+
+    from ui.run_queue import held_bytes
+
+    need = held_bytes(192, 160, alpha=False, before=True)
+    assert need == 192 * 160 * (12 + 4 + 12 + 4)  # float32 result and bicubic, each with its 8-bit pyramid
+    with pytest.raises(InsufficientMemoryError) as refused:
+        check_output_memory(small_png, 192, 160, need, 100_000)
+    _open(qtbot, window, small_png)
+    loads = []
+    with monkeypatch.context() as patch:
+        patch.setattr(restorer.tiling, "available_memory", lambda device="cpu": 100_000)
+        patch.setattr(restorer.models, "load_model", lambda *a, **k: loads.append(a))
+        _restore(qtbot, window, expect="failed")
+    assert errors == [("Restore failed", str(refused.value))] and "\n" not in errors[0][1]
+    assert "small.png: the 192x160 output needs" in errors[0][1] and loads == []
+    assert window.result is None and window.restore_button.isEnabled()
+    _restore(qtbot, window)  # with the memory there is, the same run goes through
+    assert tuple(window.result.rgb.shape[-2:]) == (160, 192)
+
+
 # -------------------------------------------------------- window: conveniences
 def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_settings):
     win = _make_window(qtbot, model_file, warm_up=False)

@@ -10,7 +10,7 @@
 * ``runs``          -- restore runs: queue items, live tiles, crop previews, the run controls
 * ``run_options``   -- model, scale, tile (auto/off/side), device, precision; the engine warm-up
 * ``readouts``      -- each image pair's metrics (whole image, region, heat map) and their scheduling
-* ``run_queue``     -- the queue of restore runs and the worker function of one run
+* ``run_queue``     -- the queue of restore runs and the worker function of one run (memory check, restore)
 * ``views/``        -- the comparison views (side by side, slider, toggle, loupe, grid) and the workbench
 * ``viewport``      -- the one zoom/pan state every pane shares
 * ``pyramid``       -- downscaled image pyramid: huge images pan smoothly

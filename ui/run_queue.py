@@ -4,9 +4,11 @@ previews) executed one at a time on a worker thread.
 Each :class:`QueueItem` names an image, a model and a scale (and, for a quick
 preview, a crop of the input). :class:`RunQueue` starts them in order on
 :class:`~ui.jobs.Job` threads and relays progress, live tiles and the outcome.
-:func:`restore_work` is what runs on the worker: load (if needed), restore,
-build the bicubic "before" and the display pyramids -- no Qt widgets, only
-QImages, so the GUI thread only swaps finished pictures in.
+:func:`restore_work` is what runs on the worker: load (if needed), refuse an
+output that cannot fit in memory (the engine's
+:func:`restorer.batch.check_output_memory`), restore, build the bicubic "before"
+and the display pyramids -- no Qt widgets, only QImages, so the GUI thread only
+swaps finished pictures in.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ from .operations import Op, Operations
 from .pyramid import ImagePyramid
 from .qimage import tensor_to_qimage
 
-__all__ = ["QueueItem", "RestoreOutcome", "RunQueue", "restore_work"]
+__all__ = ["QueueItem", "RestoreOutcome", "RunQueue", "restore_work", "held_bytes"]
 
 _ids = itertools.count(1)
 
@@ -109,6 +111,15 @@ class RestoreOutcome:
     notes: list[str] = field(default_factory=list)
 
 
+def held_bytes(width: int, height: int, alpha: bool, before: bool) -> int:
+    """Bytes a finished run keeps for a ``width`` x ``height`` output: the float32 result
+    (3 samples a pixel, 4 with alpha) and its 8-bit display pyramid (the smaller levels add
+    a third), and with ``before`` the float32 bicubic "before" and its pyramid."""
+    samples = 4 if alpha else 3
+    picture = samples * 4 // 3
+    return width * height * (4 * samples + picture + ((4 * 3 + picture) if before else 0))
+
+
 def restore_work(job: Job, item: QueueItem, model, tile: int | None, device: str, precision: str,
                  need_before: bool = True) -> RestoreOutcome:
     """Worker thread: run one queue item.
@@ -128,21 +139,31 @@ def restore_work(job: Job, item: QueueItem, model, tile: int | None, device: str
         (QRectF in output pixels, QImage))``.
 
     Raises:
-        Whatever the engine raises (``ImageError``, ``ModelLoadError``,
+        InsufficientMemoryError: the output (:func:`held_bytes`) cannot fit in the available
+            RAM, checked before the model is loaded; one line naming the file and both figures.
+        Whatever else the engine raises (``ImageError``, ``ModelLoadError``,
         ``Cancelled``, ``ValueError``, ``RuntimeError``), reported by the job.
     """
-    with quiet_gc():  # first use imports the engine and spandrel's architectures (see quiet_gc)
+    with quiet_gc():  # first use imports the engine (see quiet_gc)
+        from restorer.batch import check_output_memory
         from restorer.device import pick_device
-        from restorer.inference import restore
+        from restorer.inference import clip_region, output_size, restore
         from restorer.io import load_image
         from restorer.models import load_model
         from restorer.resample import resize
+        from restorer.tiling import available_memory
 
-        if model is None:
-            model = load_model(item.model_key)
     image = item.image if item.image is not None else load_image(item.path)
-    dev = str(pick_device(device))
     scale = int(item.scale)
+    width, height = image.size
+    x0, y0, x1, y1 = (0, 0, width, height) if item.crop is None else clip_region(item.crop, width, height)
+    out_w, out_h = output_size((x1 - x0, y1 - y0), scale)
+    need = held_bytes(out_w, out_h, image.alpha is not None, need_before and item.crop is None)
+    check_output_memory(item.path, out_w, out_h, need, available_memory("cpu"))
+    if model is None:
+        with quiet_gc():  # the first load imports spandrel's architectures
+            model = load_model(item.model_key)
+    dev = str(pick_device(device))
     piece = float(scale) / float(model.scale)  # native output px -> displayed px
 
     def on_tile(box, tile_rgb) -> None:
