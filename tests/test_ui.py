@@ -880,6 +880,73 @@ def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, t
     assert small_png.read_bytes() == original
 
 
+def test_save_keeps_16_bits_and_alpha_and_replaces_only_when_confirmed(qtbot, window, tmp_path, errors,
+                                                                      fast_metrics):
+    """Save writes the result with the engine's writer: a 16-bit RGBA input gives a 16-bit RGBA
+    output holding the result's values rounded to 16 bits; an existing file is not replaced
+    unless the save dialog confirmed it."""
+    import torch
+
+    from restorer.io import load_image, save_image
+
+    rng = np.random.default_rng(7)
+    src = tmp_path / "deep.png"
+    save_image(src, torch.from_numpy(rng.integers(0, 65536, (1, 3, 40, 48)) / 65535.0).float(),
+               torch.linspace(0, 1, 48).expand(1, 1, 40, 48).clone(), bits=16)
+    _open(qtbot, window, src)
+    _restore(qtbot, window)
+    out = tmp_path / "deep_x4.png"
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS):
+        assert window.files.save_result(out)
+    back = load_image(out)
+    assert back.bits == 16 and back.size == (192, 160) and back.alpha is not None
+    for saved, held in ((back.rgb, window.result.rgb), (back.alpha, window.result.alpha)):
+        assert torch.equal((saved * 65535).round(), (held.clamp(0, 1) * 65535.0 + 0.5).floor())
+    written = out.read_bytes()
+    with qtbot.waitSignal(window.files.error, timeout=TIMEOUT_MS):
+        window.files.save_result(out)
+    assert errors == [("Cannot save image", f"{out}: already exists (not replaced without overwrite)")]
+    assert out.read_bytes() == written
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS):
+        window.files.save_result(out, confirmed=True)
+
+
+def test_export_is_written_by_the_engine_writer(qtbot, window, small_png, tmp_path, errors, fast_metrics):
+    """Export comparison goes through ``restorer.io`` (atomic, a new file's permissions, the
+    picture's exact pixels; an existing file is replaced, as the dialog confirmed), and never
+    over the input or the reference (the engine's message)."""
+    from ui.export import compose_side_by_side
+
+    _open(qtbot, window, small_png)
+    with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
+        _restore(qtbot, window)
+    out = tmp_path / "cmp.png"
+    out.write_bytes(b"an older export")
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS) as blocker:
+        assert window.files.export_comparison(tmp_path / "cmp", layout="side")  # no suffix: .png
+    assert blocker.args == [str(out)]
+    wb = window.workbench
+    composed = compose_side_by_side([(layer.pyramid.image, layer.title, window.files.caption_for(layer.key))
+                                     for layer in (wb.layer(wb.before_key), wb.layer(wb.after_key))])
+    assert composed.save(str(tmp_path / "qt.png"))  # Qt's own encoder, as a reference
+    with Image.open(out) as im, Image.open(tmp_path / "qt.png") as ref:
+        assert im.mode == "RGB" and np.array_equal(np.asarray(im), np.asarray(ref.convert("RGB")))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp.png", "qt.png", "settings", "small.png"]
+    ref = tmp_path / "ref.png"
+    Image.fromarray(_photo_like(160, 192, seed=3)).save(ref)
+    with qtbot.waitSignal(window.files.reference_loaded, timeout=TIMEOUT_MS):
+        window.files.load_reference(ref)
+    for protected in (small_png, ref):
+        original = protected.read_bytes()
+        with qtbot.waitSignal(window.files.error, timeout=TIMEOUT_MS):
+            window.files.export_comparison(protected)
+        assert errors[-1] == ("Cannot export comparison", f"{protected}: refusing to write over an input file")
+        assert protected.read_bytes() == original
+
+
 def test_save_suggests_the_cli_output_name_and_captions_name_the_metrics(qtbot, window, small_png, monkeypatch,
                                                                          fast_metrics):
     """Save suggests ``small_x4.png`` beside the input, the name ``restore`` writes (it used to

@@ -17,12 +17,12 @@
 * ``heatmap``       -- colours for the LPIPS heat map and its colour bar
 * ``metrics_panel`` -- the readout tables (whole image, visible region) with directions
 * ``jobs``          -- the QThread under every operation (progress, cancel), and quiet garbage collection
-* ``export``        -- comparison PNG (side by side / slider composite with captions)
+* ``export``        -- the comparison picture (side by side / slider composite with captions)
 * ``settings``      -- persistent settings (QSettings) and recent files
 * ``shortcuts``     -- the keyboard-shortcut help overlay
 * ``theme``         -- light/dark palettes following the system
 * ``status``        -- memory figures for the status bar
-* ``qimage``        -- tensor -> QImage conversion (numpy, uint8)
+* ``qimage``        -- tensor <-> QImage conversion (numpy, uint8)
 
 The engine never imports Qt; this package never does model maths. An installed wheel holds this
 folder as ``restorer.ui`` (pyproject.toml), so modules here import each other relatively
