@@ -632,6 +632,12 @@ def test_tile_auto_is_the_default_and_a_run_uses_the_engines_tile(qtbot, window,
     assert fresh.options.tile == 32 and spin.text() == "32"
     spin.stepBy(-2)
     assert fresh.options.tile is None and spin.text() == "auto"
+    fresh.show()
+    for typed, tile in (("off", 0), ("96", 96), ("auto", None)):
+        spin.lineEdit().selectAll()
+        qtbot.keyClicks(spin, typed)
+        spin.interpretText()
+        assert fresh.options.tile == tile and spin.text() == typed
 
     model = load_model(str(model_file))
     pad = restorer.tiling.default_tile_pad(model)

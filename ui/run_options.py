@@ -14,6 +14,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QSpinBox, QToolBar, QWidget
 
 from restorer.facts import DEFAULT_PRECISION, DEFAULT_TILE, PRECISIONS
@@ -50,15 +51,19 @@ def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
     return list(BUNDLED_MODELS), devices
 
 
+_WORDS = {-1: "auto", 0: "off"}  # TileSpin's values shown as words
+_VALUES = {word: value for value, word in _WORDS.items()}
+
+
 class TileSpin(QSpinBox):
-    """The tile side in input pixels: ``auto`` (shown for -1; :attr:`tile` None), ``off``
-    (0: the whole image at once), or 1..4096; the arrows step by 32 (auto, off, 32, 64...)."""
+    """The tile side in input pixels: ``auto`` (value -1; :attr:`tile` None), ``off`` (0: the
+    whole image at once), or 1..4096. The words can be typed; the arrows step by 32 (auto, off,
+    32, 64...)."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.setRange(-1, 4096)
         self.setSingleStep(32)
-        self.setSpecialValueText("auto")
         self.setToolTip("Tile side in input pixels: auto = from free memory (as restore --tile auto), "
                         "off = the whole image at once")
 
@@ -72,10 +77,19 @@ class TileSpin(QSpinBox):
         self.setValue(-1 if value is None else int(value))
 
     def textFromValue(self, value: int) -> str:  # noqa: N802 - Qt's name
-        return "off" if value == 0 else super().textFromValue(value)
+        return _WORDS[value] if value in _WORDS else super().textFromValue(value)
 
     def valueFromText(self, text: str) -> int:  # noqa: N802 - Qt's name
-        return 0 if text.strip().lower() == "off" else super().valueFromText(text)
+        word = text.strip().lower()
+        return _VALUES[word] if word in _VALUES else super().valueFromText(text)
+
+    def validate(self, text: str, pos: int):
+        """Also accept typing ``auto`` and ``off`` (and their beginnings)."""
+        word = text.strip().lower()
+        if word and any(w.startswith(word) for w in _VALUES):
+            state = QValidator.State.Acceptable if word in _VALUES else QValidator.State.Intermediate
+            return state, text, pos
+        return super().validate(text, pos)
 
     def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
         if self.value() < 0 and steps > 0:  # auto -> off -> 32, not auto -> 31
