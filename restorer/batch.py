@@ -27,7 +27,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .facts import OPEN_EXTENSIONS, SAVE_FORMATS, output_name
+from .facts import DEFAULT_PRECISION, DEFAULT_TILE, OPEN_EXTENSIONS, SAVE_FORMATS, output_name
 from .inference import output_size, restore_into
 from .io import ImageError, ImageWriter, load_image
 from .tiling import InsufficientMemoryError, available_memory
@@ -158,10 +158,10 @@ class RestoreOptions:
     (RGB in [0, 1]) that a JPEG output of a transparent image is composited over."""
 
     alpha_mode: str = "filter"
-    tile: int | None = None
+    tile: int | None = DEFAULT_TILE
     tile_pad: int | None = None
     device: str = "auto"
-    precision: str = "auto"
+    precision: str = DEFAULT_PRECISION
     memory_budget: int | None = None
     background: tuple[float, float, float] = (1.0, 1.0, 1.0)
 

@@ -14,7 +14,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from restorer.facts import METRICS, MIN_SIDE, SAVE_FORMATS, Metric, first_line, format_value
+from restorer.facts import (DEFAULT_PRECISION, DEFAULT_TILE, METRICS, MIN_SIDE, PRECISIONS, SAVE_FORMATS, Metric,
+                            first_line, format_value)
 
 __all__ = ["main", "build_parser"]
 
@@ -115,13 +116,13 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--model", default=None,
                    help="bundled model name (restorer-x4, restorer-x2), a model file, or a file in the models folder "
                         "(see 'restorer models')")
-    r.add_argument("--tile", type=_tile_arg, default=None,
+    r.add_argument("--tile", type=_tile_arg, default=DEFAULT_TILE,
                    help="tile side in input pixels, 0 = whole image, auto = from free memory (default auto)")
     r.add_argument("--tile-pad", type=int, default=None, help="context around each tile (default: receptive field)")
     r.add_argument("--max-memory", type=_size_arg, default=None, metavar="SIZE",
                    help="memory one tile may use, e.g. 512M or 2G (default: from free memory)")
     r.add_argument("--device", default="auto", help="auto, cpu, cuda or mps")
-    r.add_argument("--precision", default="auto", choices=["auto", "fp32", "fp16", "bf16"])
+    r.add_argument("--precision", default=DEFAULT_PRECISION, choices=PRECISIONS)
     r.add_argument("--alpha", choices=["filter", "model"], default="filter",
                    help="upscale transparency with a bicubic filter (default) or with the model as a gray image")
     r.add_argument("--background", type=_colour_arg, default=(1.0, 1.0, 1.0), metavar="COLOUR",

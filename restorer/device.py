@@ -11,6 +11,8 @@ import warnings
 
 import torch
 
+from .facts import PRECISIONS
+
 __all__ = ["pick_device", "pick_dtype", "model_dtype", "release_cache"]
 
 
@@ -61,7 +63,7 @@ def pick_dtype(precision: str, device: torch.device, supports_half: bool = True,
     model also falls back to fp32 with a warning.
 
     Args:
-        precision: ``"auto"``, ``"fp32"``, ``"fp16"`` or ``"bf16"``.
+        precision: one of :data:`restorer.facts.PRECISIONS` (``"auto"``, ``"fp32"``, ``"fp16"``, ``"bf16"``).
         device: where the model will run.
         supports_half, supports_bf16: the model's capabilities (spandrel's
             ``supports_half`` / ``supports_bfloat16``).
@@ -75,8 +77,8 @@ def pick_dtype(precision: str, device: torch.device, supports_half: bool = True,
     Warns:
         UserWarning: a requested half precision falls back to fp32.
     """
-    if precision not in ("auto", "fp32", "fp16", "bf16"):
-        raise ValueError(f"unknown precision {precision!r}; use auto, fp32, fp16 or bf16")
+    if precision not in PRECISIONS:
+        raise ValueError(f"unknown precision {precision!r}; use {', '.join(PRECISIONS[:-1])} or {PRECISIONS[-1]}")
     if precision == "fp32":
         return torch.float32
     if precision == "auto":

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 __all__ = ["SAVE_FORMATS", "IMAGE_EXTENSIONS", "OPEN_EXTENSIONS", "MIN_SIDE", "scale_tag", "output_name",
+           "PRECISIONS", "DEFAULT_PRECISION", "DEFAULT_TILE",
            "Metric", "METRICS", "HIGHER_IS_BETTER", "format_value", "first_line",
            "Pair", "AFTER_BEFORE", "AFTER_REF", "BEFORE_REF", "CONSISTENCY", "PAIRS"]
 
@@ -41,6 +42,17 @@ def output_name(source: str | Path, scale: float) -> str:
     path = Path(source)
     ext = path.suffix.lower()
     return f"{path.stem}_{scale_tag(scale)}{ext if ext in SAVE_FORMATS else '.png'}"
+
+
+# -------------------------------------------------------------------- runs
+#: Generator precisions that ``restore --precision`` and the window's Precision list offer;
+#: :func:`restorer.device.pick_dtype` decides what each gives on a device and a model.
+PRECISIONS = ("auto", "fp32", "fp16", "bf16")
+#: The precision of a run unless one is chosen: fp16 on CUDA when the model supports it, else fp32.
+DEFAULT_PRECISION = "auto"
+#: The tile side of a run unless one is chosen: None, automatic (``--tile auto``): the largest tile that
+#: fits the memory budget, or the whole image when it fits (:func:`restorer.tiling.auto_tile`).
+DEFAULT_TILE = None
 
 
 # ----------------------------------------------------------------- metrics

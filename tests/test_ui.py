@@ -613,11 +613,117 @@ def test_preview_of_the_visible_crop_matches_the_full_restore(qtbot, window, tmp
     assert np.abs(a - b).max() <= 1  # tile padding = receptive field: the crop equals the full result
 
 
+def test_tile_auto_is_the_default_and_a_run_uses_the_engines_tile(qtbot, window, model_file, tmp_path,
+                                                                  fast_metrics, monkeypatch):
+    """The Tile control offers auto (the default, as ``--tile auto``), off and sides; with auto the
+    engine sizes the tiles: under a budget that fits 48-pixel tiles but not the whole image, a 96x96
+    input runs as the 2x2 tiles of 48 that ``restorer.tiling.auto_tile`` computes."""
+    import restorer.tiling
+    from restorer.facts import DEFAULT_TILE
+    from restorer.models import load_model
+
+    fresh = MainWindow(warm_up=False)
+    qtbot.addWidget(fresh)
+    spin = fresh.tile_spin
+    assert DEFAULT_TILE is None and fresh.options.tile is None and spin.text() == "auto"
+    spin.stepBy(1)
+    assert fresh.options.tile == 0 and spin.text() == "off"
+    spin.stepBy(1)
+    assert fresh.options.tile == 32 and spin.text() == "32"
+    spin.stepBy(-2)
+    assert fresh.options.tile is None and spin.text() == "auto"
+    fresh.show()
+    for typed, tile in (("off", 0), ("96", 96), ("auto", None)):
+        spin.lineEdit().selectAll()
+        qtbot.keyClicks(spin, typed)
+        spin.interpretText()
+        assert fresh.options.tile == tile and spin.text() == typed
+
+    model = load_model(str(model_file))
+    pad = restorer.tiling.default_tile_pad(model)
+    monkeypatch.setattr(restorer.tiling, "CPU_TILE_BUDGET", restorer.tiling.tile_bytes(model, 48, 48, pad))
+    assert restorer.tiling.auto_tile(model, 96, 96, device="cpu") == 48
+    path = tmp_path / "square.png"
+    Image.fromarray(_photo_like(96, 96, seed=2)).save(path)
+    window.options.tile = None
+    _open(qtbot, window, path)
+    tiles = []
+    window.queue.tile.connect(lambda item, payload: tiles.append(payload[0]))
+    _restore(qtbot, window)
+    assert window.queue.items[-1].total == 4
+    assert [(r.x(), r.y(), r.width(), r.height()) for r in tiles] == [
+        (0, 0, 192, 192), (192, 0, 192, 192), (0, 192, 192, 192), (192, 192, 192, 192)]  # output pixels
+    assert tuple(window.result.rgb.shape[-2:]) == (384, 384)
+
+
+def test_precision_choice_reaches_the_engine(qtbot, window, small_png, fast_metrics, monkeypatch):
+    """The Precision list is the engine's (``restorer.facts.PRECISIONS``, default auto); fp16 on the
+    CPU runs as the engine defines it: in fp32 (the same pixels as fp32), the warning in the status bar."""
+    import torch
+
+    import restorer.inference
+    from restorer.facts import DEFAULT_PRECISION, PRECISIONS
+
+    combo = window.precision_combo
+    assert [combo.itemData(i) for i in range(combo.count())] == list(PRECISIONS)
+    assert window.options.precision == DEFAULT_PRECISION == "auto"
+    asked = []
+    real = restorer.inference.model_dtype
+
+    def spy(model, precision, device):
+        asked.append((precision, device.type, real(model, precision, device)))
+        return asked[-1][2]
+
+    monkeypatch.setattr(restorer.inference, "model_dtype", spy)
+    _open(qtbot, window, small_png)
+    combo.setCurrentIndex(combo.findData("fp16"))
+    _restore(qtbot, window)
+    assert asked == [("fp16", "cpu", torch.float32)]
+    assert "fp16 requested on the CPU: running in fp32" in window.statusBar().currentMessage()
+    half = window.result.rgb
+    window.options.precision = "fp32"
+    _restore(qtbot, window)
+    assert asked[1] == ("fp32", "cpu", torch.float32)
+    assert "requested" not in window.statusBar().currentMessage()
+    assert torch.equal(window.result.rgb, half)
+    window.options.precision = "fp8"  # not the engine's: ignored
+    assert window.options.precision == "fp32"
+
+
+def test_an_output_too_large_for_memory_is_refused_in_one_line(qtbot, window, small_png, errors, fast_metrics,
+                                                               monkeypatch):
+    """As ``restore`` does, the window refuses an output that cannot fit in memory with the engine's
+    check, before loading the model: one line in the error box, and the window goes on."""
+    import restorer.models
+    import restorer.tiling
+    from restorer.batch import check_output_memory
+    from restorer.tiling import InsufficientMemoryError
+
+    from ui.run_queue import held_bytes
+
+    need = held_bytes(192, 160, alpha=False, before=True)
+    assert need == 192 * 160 * (12 + 4 + 12 + 4)  # float32 result and bicubic, each with its 8-bit pyramid
+    with pytest.raises(InsufficientMemoryError) as refused:
+        check_output_memory(small_png, 192, 160, need, 100_000)
+    _open(qtbot, window, small_png)
+    loads = []
+    with monkeypatch.context() as patch:
+        patch.setattr(restorer.tiling, "available_memory", lambda device="cpu": 100_000)
+        patch.setattr(restorer.models, "load_model", lambda *a, **k: loads.append(a))
+        _restore(qtbot, window, expect="failed")
+    assert errors == [("Restore failed", str(refused.value))] and "\n" not in errors[0][1]
+    assert "small.png: the 192x160 output needs" in errors[0][1] and loads == []
+    assert window.result is None and window.restore_button.isEnabled()
+    _restore(qtbot, window)  # with the memory there is, the same run goes through
+    assert tuple(window.result.rgb.shape[-2:]) == (160, 192)
+
+
 # -------------------------------------------------------- window: conveniences
 def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_settings):
     win = _make_window(qtbot, model_file, warm_up=False)
     win.scale_combo.setCurrentIndex(win.scale_combo.findData(2))
     win.options.tile = 96
+    win.options.precision = "bf16"
     win.set_view_mode("slider")
     win.opacity_slider.setValue(35)
     win.resize(720, 540)
@@ -627,10 +733,16 @@ def test_settings_persist_in_the_temporary_location(qtbot, model_file, temp_sett
     again = MainWindow(warm_up=False)
     qtbot.addWidget(again)
     assert again.model_combo.currentData() == str(model_file)
-    assert again.scale_combo.currentData() == 2 and again.options.tile == 96
+    assert again.scale_combo.currentData() == 2 and again.options.tile == 96 and again.options.precision == "bf16"
     assert again.workbench.mode == "slider" and again.mode_actions["slider"].isChecked()
     assert again.opacity_slider.value() == 35 and again.workbench.heat_opacity == pytest.approx(0.35)
     assert (again.width(), again.height()) == (720, 540)
+    again.options.tile = None  # auto is remembered as such
+    again.close()
+    assert Settings().value("run/tile", "") == "auto"
+    third = MainWindow(warm_up=False)
+    qtbot.addWidget(third)
+    assert third.options.tile is None and third.tile_spin.text() == "auto"
 
 
 def test_shortcuts_overlay_lists_the_actions(qtbot, window):
@@ -772,6 +884,73 @@ def test_save_as_writes_output_and_refuses_the_input(qtbot, window, small_png, t
         window.save_action.trigger()
     assert len(errors) == 1 and "input" in errors[0][1]
     assert small_png.read_bytes() == original
+
+
+def test_save_keeps_16_bits_and_alpha_and_replaces_only_when_confirmed(qtbot, window, tmp_path, errors,
+                                                                      fast_metrics):
+    """Save writes the result with the engine's writer: a 16-bit RGBA input gives a 16-bit RGBA
+    output holding the result's values rounded to 16 bits; an existing file is not replaced
+    unless the save dialog confirmed it."""
+    import torch
+
+    from restorer.io import load_image, save_image
+
+    rng = np.random.default_rng(7)
+    src = tmp_path / "deep.png"
+    save_image(src, torch.from_numpy(rng.integers(0, 65536, (1, 3, 40, 48)) / 65535.0).float(),
+               torch.linspace(0, 1, 48).expand(1, 1, 40, 48).clone(), bits=16)
+    _open(qtbot, window, src)
+    _restore(qtbot, window)
+    out = tmp_path / "deep_x4.png"
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS):
+        assert window.files.save_result(out)
+    back = load_image(out)
+    assert back.bits == 16 and back.size == (192, 160) and back.alpha is not None
+    for saved, held in ((back.rgb, window.result.rgb), (back.alpha, window.result.alpha)):
+        assert torch.equal((saved * 65535).round(), (held.clamp(0, 1) * 65535.0 + 0.5).floor())
+    written = out.read_bytes()
+    with qtbot.waitSignal(window.files.error, timeout=TIMEOUT_MS):
+        window.files.save_result(out)
+    assert errors == [("Cannot save image", f"{out}: already exists (not replaced without overwrite)")]
+    assert out.read_bytes() == written
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS):
+        window.files.save_result(out, confirmed=True)
+
+
+def test_export_is_written_by_the_engine_writer(qtbot, window, small_png, tmp_path, errors, fast_metrics):
+    """Export comparison goes through ``restorer.io`` (atomic, a new file's permissions, the
+    picture's exact pixels; an existing file is replaced, as the dialog confirmed), and never
+    over the input or the reference (the engine's message)."""
+    from ui.export import compose_side_by_side
+
+    _open(qtbot, window, small_png)
+    with qtbot.waitSignal(window.metrics_finished, timeout=TIMEOUT_MS):
+        _restore(qtbot, window)
+    out = tmp_path / "cmp.png"
+    out.write_bytes(b"an older export")
+    with qtbot.waitSignal(window.files.written, timeout=TIMEOUT_MS) as blocker:
+        assert window.files.export_comparison(tmp_path / "cmp", layout="side")  # no suffix: .png
+    assert blocker.args == [str(out)]
+    wb = window.workbench
+    composed = compose_side_by_side([(layer.pyramid.image, layer.title, window.files.caption_for(layer.key))
+                                     for layer in (wb.layer(wb.before_key), wb.layer(wb.after_key))])
+    assert composed.save(str(tmp_path / "qt.png"))  # Qt's own encoder, as a reference
+    with Image.open(out) as im, Image.open(tmp_path / "qt.png") as ref:
+        assert im.mode == "RGB" and np.array_equal(np.asarray(im), np.asarray(ref.convert("RGB")))
+    mask = os.umask(0)
+    os.umask(mask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~mask
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cmp.png", "qt.png", "settings", "small.png"]
+    ref = tmp_path / "ref.png"
+    Image.fromarray(_photo_like(160, 192, seed=3)).save(ref)
+    with qtbot.waitSignal(window.files.reference_loaded, timeout=TIMEOUT_MS):
+        window.files.load_reference(ref)
+    for protected in (small_png, ref):
+        original = protected.read_bytes()
+        with qtbot.waitSignal(window.files.error, timeout=TIMEOUT_MS):
+            window.files.export_comparison(protected)
+        assert errors[-1] == ("Cannot export comparison", f"{protected}: refusing to write over an input file")
+        assert protected.read_bytes() == original
 
 
 def test_save_suggests_the_cli_output_name_and_captions_name_the_metrics(qtbot, window, small_png, monkeypatch,

@@ -1,19 +1,16 @@
-"""Export of the comparison as a PNG (side by side or slider composite, with
-metric captions) and of the metrics table as text.
+"""The comparison as one picture: side by side or slider composite, with metric
+captions (File ▸ Export comparison; :mod:`ui.files` writes it with the engine's
+``restorer.io``).
 
 The composition works on QImages (no widgets), so it is testable and can run
 off the GUI thread.
 """
 from __future__ import annotations
 
-import os
-import tempfile
-from pathlib import Path
-
 from PySide6.QtCore import QRectF, Qt
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen
 
-__all__ = ["compose_side_by_side", "compose_slider", "save_png_atomic", "CAPTION_HEIGHT"]
+__all__ = ["compose_side_by_side", "compose_slider", "CAPTION_HEIGHT"]
 
 #: Height in pixels of the caption band under each picture (two lines).
 CAPTION_HEIGHT = 46
@@ -112,44 +109,3 @@ def compose_slider(before: tuple[QImage, str, str], after: tuple[QImage, str, st
     _caption(painter, QRectF(half, h, w - half, CAPTION_HEIGHT), after[1] + (" ▼" if vertical else " ▶"), after[2])
     painter.end()
     return out
-
-
-def save_png_atomic(image: QImage, path: str | os.PathLike, protect: tuple[Path, ...] = ()) -> Path:
-    """Write ``image`` as PNG to ``path`` atomically (a temporary file in the
-    same folder, then ``os.replace``).
-
-    Args:
-        image: what to write.
-        path: destination; ``.png`` is appended when it has no suffix.
-        protect: files that must never be replaced (the inputs).
-
-    Returns:
-        The path written.
-
-    Raises:
-        ValueError: ``path`` is one of ``protect`` (one line naming it).
-        OSError: the folder is not writable or the encoder failed (one line naming the file).
-    """
-    path = Path(path)
-    if not path.suffix:
-        path = path.with_suffix(".png")
-    for p in protect:
-        if p is not None and path.resolve() == Path(p).resolve():
-            raise ValueError(f"{path}: refusing to overwrite an input image")
-    fd, tmp = tempfile.mkstemp(prefix=".export-", suffix=".png", dir=str(path.parent))
-    os.close(fd)
-    try:
-        if not image.save(tmp, "PNG"):
-            raise OSError(f"{path}: cannot encode PNG")
-        os.chmod(tmp, 0o666 & ~_umask())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
-
-
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask

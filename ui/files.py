@@ -16,11 +16,11 @@ from PySide6.QtWidgets import QFileDialog, QListWidget, QListWidgetItem, QMenu, 
 from restorer.facts import (AFTER_BEFORE, AFTER_REF, BEFORE_REF, METRICS, OPEN_EXTENSIONS, PAIRS, SAVE_FORMATS,
                             first_line, format_value, output_name)
 
-from .export import compose_side_by_side, compose_slider, save_png_atomic
+from .export import compose_side_by_side, compose_slider
 from .jobs import Job, quiet_gc
 from .operations import Op, Operations
 from .pyramid import ImagePyramid
-from .qimage import tensor_to_qimage
+from .qimage import qimage_to_tensor, tensor_to_qimage
 from .run_options import MODEL_SUFFIXES, RunOptions
 from .session import Document, Session
 from .settings import Settings
@@ -292,11 +292,14 @@ class FileOperations(QObject):
         return "   ".join(parts) + f"   ({PAIRS[pair].against})"
 
     def export_comparison(self, path: str | Path, layout: str | None = None) -> bool:
-        """Compose the comparison with metric captions, and write it as a PNG on a worker
-        (``written`` on success; an error box on failure, e.g. ``path`` is an input).
+        """Compose the comparison with metric captions, and write it on a worker with the
+        engine's writer (:func:`restorer.io.save_image`: atomic, never over the input or the
+        reference; an existing other file is replaced, as the export dialog confirmed);
+        ``written`` on success, an error box on failure.
 
         Args:
-            path: destination (``.png`` added when missing); never an input.
+            path: destination, PNG unless its extension names another format the engine
+                writes (``.png`` added when missing).
             layout: ``"side"`` (the pictures next to each other: in grid mode
                 every layer, else before and after), ``"slider"`` (one
                 composite split at the slider's position); default from the
@@ -323,9 +326,18 @@ class FileOperations(QObject):
             image = compose_slider(panels[0], panels[-1], canvas.position, canvas.orientation == Qt.Orientation.Vertical)
         else:
             image = compose_side_by_side(panels)
+        path = Path(path)
+        if not path.suffix:
+            path = path.with_suffix(".png")
         protect = self.session.protected_paths()
+
+        def work(job: Job) -> Path:
+            from restorer.io import save_image
+
+            return save_image(path, qimage_to_tensor(image), overwrite=True, protect=protect)
+
         self.message.emit(f"Exporting {path}…", 0)
-        (self.ops.op(lambda job: save_png_atomic(image, path, protect=protect))
+        (self.ops.op(work)
          .success(lambda written: self._written("Exported", written))
          .failure(lambda exc: self._failed("Cannot export comparison", exc)).run())
         return True

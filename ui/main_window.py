@@ -7,7 +7,7 @@ wiring between the parts that do the work:
 * :mod:`ui.files`       -- open, reference, save, export (on workers), recent files
 * :mod:`ui.runs`        -- restore runs through the queue, live tiles, crop previews
 * :mod:`ui.readouts`    -- the metrics of each image pair: whole image, region, heat map
-* :mod:`ui.run_options` -- model, scale, tile, device; the engine warm-up
+* :mod:`ui.run_options` -- model, scale, tile, device, precision; the engine warm-up
 
 The engine (``restorer``, which imports torch) is imported lazily: the window
 appears first, then a background warm-up imports it and lists devices and models.
@@ -100,6 +100,7 @@ class MainWindow(QMainWindow):
         self.options = RunOptions(self, self.ops)
         self.model_combo, self.scale_combo = self.options.model_combo, self.options.scale_combo
         self.tile_spin, self.device_combo = self.options.tile_spin, self.options.device_combo
+        self.precision_combo = self.options.precision_combo
         self.runs = Runs(self.session, self.options, self.workbench, self.ops, self)
         self.queue, self.queue_list, self.progress_bar = self.runs.queue, self.runs.queue_list, self.runs.progress_bar
         self.restore_button, self.preview_button, self.cancel_button = (

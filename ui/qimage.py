@@ -1,10 +1,10 @@
-"""Tensor -> QImage conversion, through numpy (no torch maths here)."""
+"""Tensor <-> QImage conversion, through numpy (no torch maths here)."""
 from __future__ import annotations
 
 import numpy as np
 from PySide6.QtGui import QImage
 
-__all__ = ["tensor_to_qimage"]
+__all__ = ["tensor_to_qimage", "qimage_to_tensor"]
 
 
 def _to_uint8(a: np.ndarray) -> np.ndarray:
@@ -40,3 +40,22 @@ def tensor_to_qimage(rgb, alpha=None) -> QImage:
     hwc = np.ascontiguousarray(hwc)
     h, w, c = hwc.shape
     return QImage(hwc.data, w, h, w * c, fmt).copy()
+
+
+def qimage_to_tensor(image: QImage):
+    """Convert a QImage to an engine image, e.g. to write it with ``restorer.io``.
+
+    Args:
+        image: any format; alpha is dropped (the comparison composites are opaque).
+
+    Returns:
+        float32 tensor (1, 3, H, W) holding the 8-bit values ``k / 255`` exactly, so
+        ``restorer.io`` writes back the same bytes. Safe to call off the GUI thread.
+    """
+    import torch
+
+    rgb = image.convertToFormat(QImage.Format.Format_RGB888)
+    w, h = rgb.width(), rgb.height()
+    rows = np.frombuffer(rgb.constBits(), np.uint8, count=rgb.sizeInBytes()).reshape(h, rgb.bytesPerLine())
+    hwc = rows[:, : w * 3].reshape(h, w, 3)
+    return torch.from_numpy(hwc.transpose(2, 0, 1).astype(np.float32) / 255.0)[None]

@@ -1,23 +1,29 @@
-"""The run options on the toolbar: model, scale, tile and device, remembered
-between sessions, and the background warm-up that fills the model and device lists.
+"""The run options on the toolbar: model, scale, tile, device and precision,
+remembered between sessions, and the background warm-up that fills the model and
+device lists.
 
-This is where a run's settings are chosen and read, so this is where the
-planned ones go (issue 12 item 1): an automatic tile size (``--tile auto``,
-from the engine's memory budget) joins :attr:`RunOptions.tile`, and a
-precision control replaces the constant :attr:`RunOptions.precision`.
+The tile and precision choices and their defaults are the engine's
+(:mod:`restorer.facts`): the tile is ``auto`` (sized to the memory budget by
+:func:`restorer.tiling.auto_tile`, as ``restore --tile auto``), ``off`` (the
+whole image) or a side in input pixels; the precision is one of
+:data:`restorer.facts.PRECISIONS`, resolved per device and model by
+:func:`restorer.device.pick_dtype`.
 """
 from __future__ import annotations
 
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Qt, QTimer, Signal
+from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QSpinBox, QToolBar, QWidget
+
+from restorer.facts import DEFAULT_PRECISION, DEFAULT_TILE, PRECISIONS
 
 from .jobs import Job, quiet_gc
 from .operations import Operations
 from .settings import Settings
 
-__all__ = ["RunOptions", "MODEL_SUFFIXES", "DEFAULT_MODEL"]
+__all__ = ["RunOptions", "TileSpin", "MODEL_SUFFIXES", "DEFAULT_MODEL"]
 
 MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
 #: Extensions of model files (opened from the model list, or dropped on the window).
@@ -45,6 +51,53 @@ def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
     return list(BUNDLED_MODELS), devices
 
 
+_WORDS = {-1: "auto", 0: "off"}  # TileSpin's values shown as words
+_VALUES = {word: value for value, word in _WORDS.items()}
+
+
+class TileSpin(QSpinBox):
+    """The tile side in input pixels: ``auto`` (value -1; :attr:`tile` None), ``off`` (0: the
+    whole image at once), or 1..4096. The words can be typed; the arrows step by 32 (auto, off,
+    32, 64...)."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.setRange(-1, 4096)
+        self.setSingleStep(32)
+        self.setToolTip("Tile side in input pixels: auto = from free memory (as restore --tile auto), "
+                        "off = the whole image at once")
+
+    @property
+    def tile(self) -> int | None:
+        """The engine's ``tile``: None (automatic), 0 (whole image) or the side."""
+        return None if self.value() < 0 else self.value()
+
+    @tile.setter
+    def tile(self, value: int | None) -> None:
+        self.setValue(-1 if value is None else int(value))
+
+    def textFromValue(self, value: int) -> str:  # noqa: N802 - Qt's name
+        return _WORDS[value] if value in _WORDS else super().textFromValue(value)
+
+    def valueFromText(self, text: str) -> int:  # noqa: N802 - Qt's name
+        word = text.strip().lower()
+        return _VALUES[word] if word in _VALUES else super().valueFromText(text)
+
+    def validate(self, text: str, pos: int):
+        """Also accept typing ``auto`` and ``off`` (and their beginnings)."""
+        word = text.strip().lower()
+        if word and any(w.startswith(word) for w in _VALUES):
+            state = QValidator.State.Acceptable if word in _VALUES else QValidator.State.Intermediate
+            return state, text, pos
+        return super().validate(text, pos)
+
+    def stepBy(self, steps: int) -> None:  # noqa: N802 - Qt's name
+        if self.value() < 0 and steps > 0:  # auto -> off -> 32, not auto -> 31
+            self.setValue((steps - 1) * self.singleStep())
+        else:
+            super().stepBy(steps)
+
+
 def is_model_file(key) -> bool:
     """True when a model-list key is a file path rather than a bundled name."""
     return isinstance(key, str) and key != _OPEN_MODEL and ("/" in key or "\\" in key or Path(key).suffix != "")
@@ -58,9 +111,7 @@ class RunOptions(QObject):
         ops: where the warm-up runs.
 
     Attributes:
-        model_combo, scale_combo, tile_spin, device_combo: the widgets.
-        precision: generator precision (``auto``/``fp32``/``fp16``/``bf16``); a
-            constant until the window gets a precision control.
+        model_combo, scale_combo, tile_spin, device_combo, precision_combo: the widgets.
         warmed_up: True once the engine is imported and the lists are complete.
 
     Signals:
@@ -74,7 +125,6 @@ class RunOptions(QObject):
     def __init__(self, parent: QWidget, ops: Operations) -> None:
         super().__init__(parent)
         self._parent, self._ops = parent, ops
-        self.precision = "auto"
         self.warmed_up = False
         self.model_combo = QComboBox(parent)
         self.model_combo.addItem(DEFAULT_MODEL, DEFAULT_MODEL)
@@ -86,21 +136,24 @@ class RunOptions(QObject):
         self.scale_combo.addItem("×2", 2)
         self.scale_combo.addItem("×4", 4)
         self.scale_combo.setCurrentIndex(1)
-        self.tile_spin = QSpinBox(parent)
-        self.tile_spin.setRange(0, 4096)
-        self.tile_spin.setSingleStep(32)
-        self.tile_spin.setValue(256)
-        self.tile_spin.setSpecialValueText("off")
-        self.tile_spin.setToolTip("Tile side in input pixels (0 = whole image at once)")
+        self.tile_spin = TileSpin(parent)
+        self.tile_spin.tile = DEFAULT_TILE
         self.device_combo = QComboBox(parent)
         for name in ("auto", "cpu"):
             self.device_combo.addItem(name, name)
         self.device_combo.setToolTip("Where the generator and the metrics run (auto: CUDA, then MPS, then CPU)")
+        self.precision_combo = QComboBox(parent)
+        for name in PRECISIONS:
+            self.precision_combo.addItem(name, name)
+        self.precision = DEFAULT_PRECISION
+        self.precision_combo.setToolTip("Generator precision (auto: fp16 on CUDA when the model supports it, else "
+                                        "fp32; fp16/bf16 run in fp32 on the CPU or where the model lacks them)")
 
     def add_to(self, bar: QToolBar) -> None:
-        """Put the labelled widgets on a toolbar (model, scale, tile, device)."""
+        """Put the labelled widgets on a toolbar (model, scale, tile, device, precision)."""
         for label, widget in ((" Model ", self.model_combo), ("  Scale ", self.scale_combo),
-                              ("  Tile ", self.tile_spin), ("  Device ", self.device_combo)):
+                              ("  Tile ", self.tile_spin), ("  Device ", self.device_combo),
+                              ("  Precision ", self.precision_combo)):
             bar.addWidget(QLabel(label))
             bar.addWidget(widget)
 
@@ -111,13 +164,25 @@ class RunOptions(QObject):
         return int(self.scale_combo.currentData())
 
     @property
-    def tile(self) -> int:
-        """Tile side in LR pixels (0 = whole image)."""
-        return int(self.tile_spin.value())
+    def tile(self) -> int | None:
+        """Tile side in LR pixels, as the engine's ``tile``: None = automatic, 0 = whole image."""
+        return self.tile_spin.tile
 
     @tile.setter
-    def tile(self, value: int) -> None:
-        self.tile_spin.setValue(int(value))
+    def tile(self, value: int | None) -> None:
+        self.tile_spin.tile = value
+
+    @property
+    def precision(self) -> str:
+        """The generator precision, one of :data:`restorer.facts.PRECISIONS` (setting another
+        name, e.g. from stale settings, keeps the current one)."""
+        return str(self.precision_combo.currentData())
+
+    @precision.setter
+    def precision(self, name: str) -> None:
+        index = self.precision_combo.findData(name)
+        if index >= 0:
+            self.precision_combo.setCurrentIndex(index)
 
     @property
     def device(self) -> str:
@@ -148,7 +213,7 @@ class RunOptions(QObject):
 
     # ----------------------------------------------------------- settings
     def load(self, s: Settings) -> None:
-        """Take model, model files, scale, tile and device from the settings."""
+        """Take model, model files, scale, tile, device and precision from the settings."""
         for path in s.model_files():
             self._add_model_item(path)
         last = s.value("model/last", DEFAULT_MODEL)
@@ -159,18 +224,20 @@ class RunOptions(QObject):
                 self._select(self.model_combo.findData(last))
         if self.scale_combo.findData(s.value("run/scale", 4, int)) >= 0:
             self.scale_combo.setCurrentIndex(self.scale_combo.findData(s.value("run/scale", 4, int)))
-        self.tile_spin.setValue(s.value("run/tile", 256, int))
+        self.tile = None if s.value("run/tile", "") == "auto" else s.value("run/tile", DEFAULT_TILE, int)
         self.device = s.value("run/device", "auto")
+        self.precision = s.value("run/precision", DEFAULT_PRECISION)
         self.model_changed.emit(self.model_combo.currentText())
 
     def save(self, s: Settings) -> None:
-        """Write model, model files, scale, tile and device to the settings."""
+        """Write model, model files, scale, tile (``auto`` or the side), device and precision to the settings."""
         key = self.model_combo.itemData(self._model_index)
         s.set("model/last", key if key is not None else DEFAULT_MODEL)
         s.set_model_files([key for key, _ in self.model_choices() if is_model_file(key)])
         s.set("run/scale", self.scale)
-        s.set("run/tile", self.tile)
+        s.set("run/tile", "auto" if self.tile is None else self.tile)
         s.set("run/device", self.device)
+        s.set("run/precision", self.precision)
 
     # ------------------------------------------------------------ warm-up
     def warm_up(self, delay_ms: int = 50) -> None:

@@ -4,14 +4,17 @@ previews) executed one at a time on a worker thread.
 Each :class:`QueueItem` names an image, a model and a scale (and, for a quick
 preview, a crop of the input). :class:`RunQueue` starts them in order on
 :class:`~ui.jobs.Job` threads and relays progress, live tiles and the outcome.
-:func:`restore_work` is what runs on the worker: load (if needed), restore,
-build the bicubic "before" and the display pyramids -- no Qt widgets, only
-QImages, so the GUI thread only swaps finished pictures in.
+:func:`restore_work` is what runs on the worker: load (if needed), refuse an
+output that cannot fit in memory (the engine's
+:func:`restorer.batch.check_output_memory`), restore, build the bicubic "before"
+and the display pyramids -- no Qt widgets, only QImages, so the GUI thread only
+swaps finished pictures in.
 """
 from __future__ import annotations
 
 import itertools
 import time
+import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -25,7 +28,7 @@ from .operations import Op, Operations
 from .pyramid import ImagePyramid
 from .qimage import tensor_to_qimage
 
-__all__ = ["QueueItem", "RestoreOutcome", "RunQueue", "restore_work"]
+__all__ = ["QueueItem", "RestoreOutcome", "RunQueue", "restore_work", "held_bytes"]
 
 _ids = itertools.count(1)
 
@@ -88,6 +91,8 @@ class RestoreOutcome:
         before, before_pyramid: the input resized (antialiased bicubic) to the
             output size and its pyramid (None for a crop preview).
         tile_rect, tile_image: for a crop preview, where it goes (output pixels) and the picture.
+        notes: the engine's warnings during the restore, one line each (precision fallback,
+            tile shrunk to the memory budget...).
     """
 
     item: QueueItem
@@ -103,9 +108,19 @@ class RestoreOutcome:
     before_pyramid: ImagePyramid | None = None
     tile_rect: QRectF | None = None
     tile_image: Any = None
+    notes: list[str] = field(default_factory=list)
 
 
-def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, precision: str,
+def held_bytes(width: int, height: int, alpha: bool, before: bool) -> int:
+    """Bytes a finished run keeps for a ``width`` x ``height`` output: the float32 result
+    (3 samples a pixel, 4 with alpha) and its 8-bit display pyramid (the smaller levels add
+    a third), and with ``before`` the float32 bicubic "before" and its pyramid."""
+    samples = 4 if alpha else 3
+    picture = samples * 4 // 3
+    return width * height * (4 * samples + picture + ((4 * 3 + picture) if before else 0))
+
+
+def restore_work(job: Job, item: QueueItem, model, tile: int | None, device: str, precision: str,
                  need_before: bool = True) -> RestoreOutcome:
     """Worker thread: run one queue item.
 
@@ -113,7 +128,8 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         job: the running job (progress, live tiles, cancel).
         item: what to run.
         model: the cached ``ImageModelDescriptor`` for ``item.model_key``, or None to load it.
-        tile: tile side in LR pixels (0 = whole image).
+        tile: tile side in LR pixels (0 = whole image, None = automatic), as
+            ``restorer.inference.restore_into``.
         device, precision: as ``restorer.inference.restore_into``.
         need_before: also build the bicubic "before" (skipped when the
             document has one at that size).
@@ -123,21 +139,31 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         (QRectF in output pixels, QImage))``.
 
     Raises:
-        Whatever the engine raises (``ImageError``, ``ModelLoadError``,
+        InsufficientMemoryError: the output (:func:`held_bytes`) cannot fit in the available
+            RAM, checked before the model is loaded; one line naming the file and both figures.
+        Whatever else the engine raises (``ImageError``, ``ModelLoadError``,
         ``Cancelled``, ``ValueError``, ``RuntimeError``), reported by the job.
     """
-    with quiet_gc():  # first use imports the engine and spandrel's architectures (see quiet_gc)
+    with quiet_gc():  # first use imports the engine (see quiet_gc)
+        from restorer.batch import check_output_memory
         from restorer.device import pick_device
-        from restorer.inference import restore
+        from restorer.inference import clip_region, output_size, restore
         from restorer.io import load_image
         from restorer.models import load_model
         from restorer.resample import resize
+        from restorer.tiling import available_memory
 
-        if model is None:
-            model = load_model(item.model_key)
     image = item.image if item.image is not None else load_image(item.path)
-    dev = str(pick_device(device))
     scale = int(item.scale)
+    width, height = image.size
+    x0, y0, x1, y1 = (0, 0, width, height) if item.crop is None else clip_region(item.crop, width, height)
+    out_w, out_h = output_size((x1 - x0, y1 - y0), scale)
+    need = held_bytes(out_w, out_h, image.alpha is not None, need_before and item.crop is None)
+    check_output_memory(item.path, out_w, out_h, need, available_memory("cpu"))
+    if model is None:
+        with quiet_gc():  # the first load imports spandrel's architectures
+            model = load_model(item.model_key)
+    dev = str(pick_device(device))
     piece = float(scale) / float(model.scale)  # native output px -> displayed px
 
     def on_tile(box, tile_rgb) -> None:
@@ -145,12 +171,15 @@ def restore_work(job: Job, item: QueueItem, model, tile: int, device: str, preci
         job.tile_ready.emit(job, (rect, tensor_to_qimage(tile_rgb)))
 
     start = time.perf_counter()
-    result = restore(model, image.rgb, image.alpha, scale=scale, region=item.crop, tile=tile, device=dev,
-                     precision=precision, progress=lambda done, total: job.progress.emit(job, done, total),
-                     cancel=job.cancel_event, on_tile=on_tile)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", UserWarning)
+        result = restore(model, image.rgb, image.alpha, scale=scale, region=item.crop, tile=tile, device=dev,
+                         precision=precision, progress=lambda done, total: job.progress.emit(job, done, total),
+                         cancel=job.cancel_event, on_tile=on_tile)
     seconds = time.perf_counter() - start
+    notes = list(dict.fromkeys(first_line(w.message) for w in caught if issubclass(w.category, UserWarning)))
     out = RestoreOutcome(item=item, model=model, image=image, device=dev, seconds=seconds,
-                         rgb=result.rgb, alpha=result.alpha, scale=result.scale)
+                         rgb=result.rgb, alpha=result.alpha, scale=result.scale, notes=notes)
     if result.region is not None:  # a crop preview: the engine restored the crop with its context
         out.alpha = None
         out.tile_rect = QRectF(result.region[0] * scale, result.region[1] * scale, result.rgb.shape[-1],

@@ -7,7 +7,8 @@ for a quick preview), binds the run options to the worker, keeps the loaded
 models for later runs, lays live tiles over the "after" picture, turns an
 outcome into a :class:`~ui.session.Result` (or a crop preview) of its
 document, and owns the run controls: the Restore, Preview and Cancel buttons,
-the tile progress bar, and the status bar's device and time.
+the tile progress bar, and the status bar's device and time. A run's engine
+warnings (precision fallback, tile shrunk...) end its status line.
 """
 from __future__ import annotations
 
@@ -234,7 +235,7 @@ class Runs(QObject):
         if item.crop is not None:
             piece = Coords.output_to_input(outcome.tile_rect, item.scale)
             self._previews.setdefault(doc.path.resolve(), []).append((piece, outcome.tile_image))
-            self.message.emit(f"Preview of the visible crop in {outcome.seconds:.2f} s", 5000)
+            self.message.emit(f"Preview of the visible crop in {outcome.seconds:.2f} s" + _noted(outcome), 5000)
             return
         if outcome.before is not None:
             doc.befores[tuple(outcome.rgb.shape[-2:])] = (outcome.before, outcome.before_pyramid)
@@ -243,4 +244,10 @@ class Runs(QObject):
             architecture=outcome.model.architecture.name, device=outcome.device, seconds=outcome.seconds)
         doc.current = item.label
         self._previews.pop(doc.path.resolve(), None)
-        self.message.emit(f"Restored {item.path.name} ({item.label}) in {outcome.seconds:.2f} s", 5000)
+        self.message.emit(f"Restored {item.path.name} ({item.label}) in {outcome.seconds:.2f} s" + _noted(outcome),
+                          5000)
+
+
+def _noted(outcome: RestoreOutcome) -> str:
+    """The engine's warnings of a run for the status line: `` (fp16 requested on the CPU: running in fp32)``."""
+    return f" ({'; '.join(outcome.notes)})" if outcome.notes else ""

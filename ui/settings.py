@@ -1,5 +1,5 @@
 """Settings that persist between sessions (QSettings): window geometry, model,
-scale, tile, device, view mode, heat-map opacity, recent files.
+scale, tile, device, precision, view mode, heat-map opacity, recent files.
 
 ``QSettings()`` is created from the application's organisation and name
 ("Restorer"/"Restorer"); tests point QSettings at a temporary folder
