@@ -197,7 +197,7 @@ def check_output_memory(source, out_w: int, out_h: int, need: int, available: in
     if need > OUTPUT_MEMORY_SHARE * available:
         raise InsufficientMemoryError(
             f"{source}: the {out_w}x{out_h} output needs {need / 2**30:.1f} GiB of memory but only "
-            f"{available / 2**30:.1f} GiB is available; use a smaller --scale or free memory")
+            f"{available / 2**30:.1f} GiB is available; use a smaller scale or free memory")
 
 
 def restore_file(model, source: Path, target: Path, *, scale: float | None = None,

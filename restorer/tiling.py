@@ -223,7 +223,7 @@ def halve_tile(side: int, device: torch.device) -> int:
     """
     if side // 2 < MIN_TILE // 2:
         raise InsufficientMemoryError(f"out of memory even with {side}-pixel tiles on {device.type}; free memory "
-                                      "or use a smaller --scale")
+                                      "or use a smaller scale")
     warnings.warn(f"out of memory with {side}-pixel tiles: retrying with {side // 2}", stacklevel=3)
     return side // 2
 
