@@ -106,7 +106,6 @@ def main(argv: list[str] | None = None) -> int:
         window.show()
         window.show_error = lambda title, message: errors.append(f"{title}: {message}")
         wait(window.options.ready, 20, until=lambda: window.options.warmed_up)
-        window.options.tile = 128
         window.files.open_image(lr_path)
         wait(window.image_opened, 60, until=lambda: window.doc is not None)
         if window.doc is None or not window.files.load_reference(ref_path):
