@@ -16,7 +16,7 @@ by ``numpy.random.default_rng([seed, photo])``. Metrics: :func:`restorer.metrics
 
 Usage::
 
-    python -m bench.heldout --model NAME=PATH[:gen|:ema] ... --out FILE_STEM
+    python -m bench.heldout --model NAME=PATH[:gen|:ema] ... --out FILE_STEM   # NAME=realesrgan-x4plus: the teacher
     python -m bench.heldout --curve RUN_DIR [RUN_DIR ...] --out FILE_STEM   # every step_N.pt (EMA, or --curve-weights gen), by wall hours
 """
 from __future__ import annotations
@@ -77,7 +77,12 @@ def heldout_set(folder: str | Path, scale: int = 4, crops_per_photo: int = 4, cr
 
 def load_generator(spec: str) -> torch.nn.Module:
     """Load a generator from ``PATH`` (``.safetensors``) or ``PATH:gen`` / ``PATH:ema``
-    (a training checkpoint's raw generator or its EMA; default EMA). Returns it in eval mode, CPU, fp32."""
+    (a training checkpoint's raw generator or its EMA; default EMA), or ``realesrgan-x4plus``
+    (the training teacher, :mod:`restorer.train.teacher`). Returns it in eval mode, CPU, fp32."""
+    if spec == "realesrgan-x4plus":
+        from restorer.train.teacher import load_realesrgan_x4plus
+
+        return load_realesrgan_x4plus()
     path, _, part = spec.partition(":")
     if path.endswith(".safetensors"):
         from restorer.models import load_model
@@ -155,7 +160,7 @@ def main(argv: list[str] | None = None) -> int:
     (plus bicubic), and write ``--out``.json/.md."""
     p = argparse.ArgumentParser(prog="python -m bench.heldout")
     p.add_argument("--data", default="runs/data/heldout")
-    p.add_argument("--model", action="append", default=[], help="NAME=PATH[:gen|:ema]")
+    p.add_argument("--model", action="append", default=[], help="NAME=PATH[:gen|:ema] or NAME=realesrgan-x4plus")
     p.add_argument("--curve", type=Path, nargs="+", default=[], metavar="RUN_DIR",
                    help="learning curve: each step_N.pt and last.pt of these runs, in order")
     p.add_argument("--curve-weights", choices=("ema", "gen"), default="ema",

@@ -18,7 +18,10 @@ Training pairs come from :class:`restorer.train.data.PatchDataset` through a
 ``DataLoader`` (``workers`` processes degrade patches on the CPU), or, with
 ``pool``, from a precomputed on-disk pool of its samples
 (:mod:`restorer.train.pool`, part of it refreshed every epoch); sample ``i``
-depends only on ``(seed, i)``.
+depends only on ``(seed, i)``. With ``teacher`` the pool also holds a teacher's
+outputs on its LR patches (:mod:`restorer.train.teacher`), a second target of the
+L1 and perceptual terms with weight ``w_teacher`` (the discriminator's real
+images stay the HR patches).
 
 Distributed: launched by ``torchrun --nproc_per_node=N main.py train ...``
 (environment ``WORLD_SIZE``/``RANK``/``LOCAL_RANK``), the generator and the
@@ -199,7 +202,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
 
     Raises:
         ValueError: unknown ``cfg.stage``, ``cfg.degradation`` or
-            ``cfg.perceptual``; ``hr_size`` not divisible by the scale; a bad ``cfg.lr_halve_at``.
+            ``cfg.perceptual``; ``hr_size`` not divisible by the scale; a bad ``cfg.lr_halve_at``;
+            ``cfg.teacher`` without a pool or at a scale other than 4.
         FileNotFoundError: the data folder has no usable image, or ``cfg.init``
             does not exist.
         restorer.weights.WeightsNotFoundError: the GAN stage cannot find the
@@ -209,6 +213,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     """
     if cfg.stage not in ("psnr", "gan"):
         raise ValueError(f"unknown stage {cfg.stage!r}; expected 'psnr' or 'gan'")
+    if cfg.teacher and (not cfg.pool or cfg.scale != 4):
+        raise ValueError(f"--teacher {cfg.teacher} needs --pool (its outputs are computed once into it) and --scale 4")
     lr_milestones(cfg)  # a bad --lr-halve-at fails here, not after the pool is built
     deg_cfg = _degradation_config(cfg)
     if cfg.threads:
@@ -233,12 +239,19 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     if cfg.pool:
         key = {"photos": hashlib.sha1(repr([p.shape for p in photos]).encode()).hexdigest()[:16],
                "degradation": repr(deg_cfg), "seed": cfg.seed, "prescale": cfg.prescale}
+        teacher = None
+        if cfg.teacher:
+            from restorer.train.teacher import load_realesrgan_x4plus
+
+            key["teacher"] = cfg.teacher
+            teacher = load_realesrgan_x4plus()
         if rank == 0:
-            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=cfg.workers).build(progress=progress)
+            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=cfg.workers,
+                            teacher=teacher).build(chunk=256 if teacher else 1024, progress=progress)
         if world > 1:
             dist.barrier()
         if rank != 0:
-            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=0)
+            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=0, teacher=teacher)
         dataset = PoolDataset(pool, seed=cfg.seed)
 
     gen = RestorerCompact(num_feat=cfg.num_feat, num_conv=cfg.num_conv, scale=cfg.scale)
@@ -335,17 +348,18 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
                     dist.barrier()
             if step in halve_at:
                 set_lr(cfg, step, opt_g, opt_d)
-            lr_img, hr_img = next(loader)
-            lr_img = lr_img.to(device, non_blocking=True)
-            hr_img = hr_img.to(device, non_blocking=True)
+            lr_img, hr_img, *teacher_img = [t.to(device, non_blocking=True) for t in next(loader)]
+            teacher_img = teacher_img[0] if teacher_img else None
             sr = gen(lr_img)
             l_pix = F.l1_loss(sr, hr_img)
+            if teacher_img is not None:
+                l_pix = l_pix + cfg.w_teacher * F.l1_loss(sr, teacher_img)
             loss = cfg.w_pix * l_pix
             zero = l_pix.detach() * 0
             row = [l_pix.detach(), zero, zero, zero, zero]
             if disc is not None:
                 disc_core.requires_grad_(False)
-                l_percep = percep(sr, hr_img)
+                l_percep = percep(sr, hr_img, teacher_img, cfg.w_teacher)
                 # the unwrapped discriminator: no DDP reduction for its (absent) gradients here
                 l_g = gan_loss(disc_core(sr), True)
                 loss = loss + cfg.w_percep * l_percep + cfg.w_gan * l_g

@@ -67,22 +67,27 @@ class VGGPerceptualLoss(nn.Module):
                 out.append(x)
         return out
 
-    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, teacher: torch.Tensor | None = None,
+                w_teacher: float = 1.0) -> torch.Tensor:
         """Return the weighted sum of per-layer mean absolute feature differences.
 
         Args:
             sr: generator output (N, 3, H, W), float32, in [0, 1]; gradients flow.
             hr: target, same shape; its features are computed without gradients.
+            teacher: optional second target (same shape), added with weight ``w_teacher``;
+                ``sr``'s features are computed once for both.
 
         Returns:
             0-dim float32 tensor >= 0 (unitless).
         """
-        with torch.no_grad():
-            hr_feats = self._feats(hr)
+        targets = [(1.0, hr)] + ([(w_teacher, teacher)] if teacher is not None else [])
         sr_feats = self._feats(sr)
         loss = sr.new_zeros(())
-        for w, a, b in zip(self.layer_weights, sr_feats, hr_feats):
-            loss = loss + w * F.l1_loss(a, b)
+        for tw, target in targets:
+            with torch.no_grad():
+                target_feats = self._feats(target)
+            for w, a, b in zip(self.layer_weights, sr_feats, target_feats):
+                loss = loss + tw * w * F.l1_loss(a, b)
         return loss
 
     def train(self, mode: bool = True):  # keep the backbone in eval mode
@@ -111,9 +116,22 @@ class LPIPSLoss(nn.Module):
 
         self.lpips = LPIPS(net)
 
-    def forward(self, sr: torch.Tensor, hr: torch.Tensor) -> torch.Tensor:
-        """Return mean LPIPS(sr, hr) over the batch (0-dim float32 tensor)."""
-        return self.lpips(sr, hr).mean()
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, teacher: torch.Tensor | None = None,
+                w_teacher: float = 1.0) -> torch.Tensor:
+        """Return mean LPIPS(sr, hr) over the batch (0-dim float32 tensor), plus
+        ``w_teacher`` * mean LPIPS(sr, teacher) when a teacher target is given (``sr``'s
+        features computed once)."""
+        if teacher is None:
+            return self.lpips(sr, hr).mean()
+        from restorer.metrics.lpips import combine_stage_maps
+
+        with torch.no_grad():
+            f_targets = self.lpips.stage_features(torch.cat([hr, teacher]))
+        f_sr = self.lpips.stage_features(sr)
+        n = sr.shape[0]
+        d_hr = combine_stage_maps(self.lpips.distance_maps(f_sr, [f[:n] for f in f_targets]))
+        d_t = combine_stage_maps(self.lpips.distance_maps(f_sr, [f[n:] for f in f_targets]))
+        return d_hr.mean() + w_teacher * d_t.mean()
 
     def train(self, mode: bool = True):  # keep the backbone in eval mode
         """Keep the frozen network in eval mode whatever ``mode`` is."""

@@ -15,6 +15,10 @@ sample ``k`` of the source (a :class:`restorer.train.data.PatchDataset`); the
 slots ``((e - 1) * n + j) % size``, ``j < n``. A run resumed at any step
 rebuilds the same pool. ``meta.json`` records how far the build and the
 refreshes got, so an interrupted build resumes.
+
+With a ``teacher`` (issue 11's teacher term, :mod:`restorer.train.teacher`), every pair written also
+gets the teacher's output on its LR patch (``teacher.u8``, same shape as ``hr.u8``), computed once
+here instead of at every step.
 """
 from __future__ import annotations
 
@@ -53,14 +57,19 @@ class PairPool:
         key: description of the source (photos, degradation, seed, sizes); a pool
             on disk with another key is refused.
         workers: processes that compute pairs (fork; 0 = in this process).
+        teacher: optional ``(n, 3, h, h) -> (n, 3, H, H)`` float [0, 1] model (no grad needed);
+            its outputs on the LR patches are kept in ``teacher.u8``. Name it in ``key``.
+        teacher_batch: LR patches per teacher call.
 
     Raises:
         ValueError: ``folder`` holds a pool of another key or size.
     """
 
-    def __init__(self, folder: str | Path, source, size: int, key: dict, workers: int = 2):
+    def __init__(self, folder: str | Path, source, size: int, key: dict, workers: int = 2,
+                 teacher=None, teacher_batch: int = 16):
         self.folder = Path(folder)
         self.source, self.size, self.workers = source, int(size), int(workers)
+        self.teacher_fn, self.teacher_batch = teacher, int(teacher_batch)
         lr0, hr0 = source[0]
         self.hr_shape = (self.size, hr0.shape[1], hr0.shape[2], 3)
         self.lr_shape = (self.size, lr0.shape[1], lr0.shape[2], 3)
@@ -77,6 +86,9 @@ class PairPool:
         mode = "r+" if (self.folder / "hr.u8").exists() else "w+"
         self.hr = np.memmap(self.folder / "hr.u8", dtype=np.uint8, mode=mode, shape=self.hr_shape)
         self.lr = np.memmap(self.folder / "lr.u8", dtype=np.uint8, mode=mode, shape=self.lr_shape)
+        self.teacher = None
+        if teacher is not None:
+            self.teacher = np.memmap(self.folder / "teacher.u8", dtype=np.uint8, mode=mode, shape=self.hr_shape)
 
     def _save_meta(self) -> None:
         tmp = self.folder / "meta.json.tmp"
@@ -102,6 +114,15 @@ class PairPool:
                     self.lr[slot_of[i]], self.hr[slot_of[i]] = lr, hr
         finally:
             _SOURCE = None
+        if self.teacher is not None:
+            slots = sorted(k for k, _ in pairs)
+            for j in range(0, len(slots), self.teacher_batch):
+                ks = slots[j:j + self.teacher_batch]
+                lr = torch.from_numpy(self.lr[ks]).permute(0, 3, 1, 2).float() / 255.0
+                with torch.inference_mode():
+                    out = self.teacher_fn(lr).clamp(0, 1)
+                self.teacher[ks] = (out.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+            self.teacher.flush()
         self.hr.flush()
         self.lr.flush()
 
@@ -141,10 +162,11 @@ class PairPool:
 
 
 class PoolDataset(torch.utils.data.Dataset):
-    """Index -> (LR, HR) from a :class:`PairPool`: a seeded random slot and dihedral transform.
+    """Index -> (LR, HR) or (LR, HR, teacher) from a :class:`PairPool`: a seeded random slot and dihedral transform.
 
     Sample ``i`` uses ``numpy.random.default_rng([seed, i])`` to pick a slot and
     one of the 8 flips/rotations. Returns float32 CPU tensors (3, h, h), (3, H, H)
+    (and the teacher's (3, H, H) when the pool has one, in the same view)
     in [0, 1], multiples of 1/255. ``len()`` is 2**62 (use
     :class:`restorer.train.data.StepSampler`).
     """
@@ -155,7 +177,7 @@ class PoolDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return 2**62
 
-    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, ...]:
         rng = np.random.default_rng([self.seed, int(index)])
         k = int(rng.integers(self.pool.size))
         t = int(rng.integers(8))
@@ -166,4 +188,6 @@ class PoolDataset(torch.utils.data.Dataset):
             a = np.rot90(a, k=t & 3)
             return torch.from_numpy(np.ascontiguousarray(a)).permute(2, 0, 1).float() / 255.0
 
+        if self.pool.teacher is not None:
+            return view(self.pool.lr[k]), view(self.pool.hr[k]), view(self.pool.teacher[k])
         return view(self.pool.lr[k]), view(self.pool.hr[k])
