@@ -114,7 +114,7 @@ def test_perceptual_loss_with_a_teacher_adds_the_teacher_term(name):
     both = loss(sr, hr, te, 0.5)
     expect = loss(sr, hr) + 0.5 * loss(sr, te)
     assert both.item() > loss(sr, hr).item() > 0
-    assert abs(both.item() - expect.item()) < 1e-5
+    assert torch.allclose(both, expect, rtol=1e-5)
     sr.requires_grad_(True)
     loss(sr, hr, te).backward()
     assert sr.grad.abs().sum() > 0
@@ -145,7 +145,13 @@ def test_training_with_a_teacher_builds_it_into_the_pool(tmp_path, monkeypatch):
               teacher="realesrgan-x4plus", prescale=1.0)
     with pytest.raises(ValueError, match="needs --pool"):
         train(TrainConfig(out=str(tmp_path / "r0"), **kw), progress=False)
-    train(TrainConfig(out=str(tmp_path / "r"), pool=str(tmp_path / "pool"), **kw), progress=False)
+    with_teacher = train(TrainConfig(out=str(tmp_path / "r"), pool=str(tmp_path / "pool"), **kw), progress=False)
     meta = json.loads((tmp_path / "pool" / "meta.json").read_text())
     assert meta["key"]["teacher"] == "realesrgan-x4plus" and (tmp_path / "pool" / "teacher.u8").stat().st_size == 6 * 32 * 32 * 3
     assert sum(s[0] for s in seen) == 6 and seen[0][1:] == (3, 8, 8)
+    # the same pool reopened (nothing recomputed), the teacher's terms weighted 0: other weights
+    without = train(TrainConfig(out=str(tmp_path / "r2"), pool=str(tmp_path / "pool"), **{**kw, "w_teacher": 0.0}),
+                    progress=False)
+    assert sum(s[0] for s in seen) == 6
+    a, b = (torch.load(c, weights_only=True)["gen"] for c in (with_teacher, without))
+    assert any(not torch.equal(a[k], b[k]) for k in a)

