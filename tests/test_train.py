@@ -269,3 +269,22 @@ def test_deeper_generator_grown_from_init_starts_as_it(data_dir, tmp_path):
         assert torch.equal(before(x), after(x))  # the new block adds exactly zero
     assert after.trunk[1].conv1.weight.abs().sum() > 0  # and can learn: only its last conv is zero
     assert all(torch.equal(a["disc"][k], b["disc"][k]) for k in a["disc"])
+
+
+def test_wider_generator_grown_from_init_starts_as_it(data_dir, tmp_path):
+    from restorer.models.generator import RestorerCompact
+
+    small = train(_cfg(data_dir, tmp_path / "s", steps=2), progress=False)
+    grown = train(_cfg(data_dir, tmp_path / "w", steps=0, num_feat=12, num_conv=4, init=str(small),
+                       init_partial=True), progress=False)
+    before, after = RestorerCompact(num_feat=8, num_conv=2), RestorerCompact(num_feat=12, num_conv=4)
+    before.load_state_dict(torch.load(small, weights_only=True)["ema"])
+    after.load_state_dict(torch.load(grown, weights_only=True)["gen"])
+    x = torch.rand(1, 3, 12, 10)
+    with torch.no_grad():
+        assert torch.allclose(before(x), after(x), atol=1e-6)  # 4 new features, one new block: same output
+    assert torch.equal(after.head.weight[:8], before.head.weight)
+    assert after.head.weight[8:].abs().sum() > 0 and after.tail.weight[:, 8:].abs().sum() == 0
+    stepped = train(_cfg(data_dir, tmp_path / "w", steps=3, num_feat=12, num_conv=4, init=str(small),
+                         init_partial=True), progress=False)
+    assert torch.load(stepped, weights_only=True)["gen"]["tail.weight"][:, 8:].abs().sum() > 0  # new features get read

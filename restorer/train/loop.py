@@ -77,10 +77,12 @@ def _save(path: Path, payload: dict) -> None:
 
 def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = False) -> None:
     """Load ``path`` (safetensors, or a checkpoint's EMA) into ``model``; with
-    ``partial``, only tensors whose name and shape match (a warning lists the rest), and the
-    residual blocks of ``model.trunk`` that ``path`` lacks get a zero second convolution: they
-    start as the identity, so a deeper model computes what ``path`` did (function-preserving
-    growth, as in Net2Net, Chen et al., ICLR 2016) and then learns from there."""
+    ``partial``, the tensors whose name matches (a warning lists the rest), and the model starts
+    by computing what ``path`` did, then learns from there (function-preserving growth, as in
+    Net2Net, Chen et al., ICLR 2016): residual blocks of ``model.trunk`` that ``path`` lacks get a
+    zero second convolution (identity); a wider tensor takes the old one in its leading channels,
+    zero weights from the new input channels, and its own initialisation for the new output
+    channels (new features that nothing reads until training gives them weight)."""
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such generator weights file")
     if path.endswith(".safetensors"):
@@ -91,6 +93,17 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
         state = torch.load(path, map_location="cpu", weights_only=True)["ema"]
     if partial:
         own = model.state_dict()
+
+        def widened(k: str, v: torch.Tensor) -> torch.Tensor:
+            if own[k].shape == v.shape or own[k].dim() != v.dim() or any(a < b for a, b in zip(own[k].shape, v.shape)):
+                return v
+            w = own[k].clone()
+            if w.dim() > 1:
+                w[:, v.shape[1]:] = 0  # new input channels: not read by any output yet
+            w[tuple(slice(0, n) for n in v.shape)] = v
+            return w
+
+        state = {k: widened(k, v) if k in own else v for k, v in state.items()}
         kept = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k != "restorer_arch"}
         skipped = sorted(set(own) - set(kept) - {"restorer_arch"})
         if skipped:
