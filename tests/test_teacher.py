@@ -138,9 +138,7 @@ def test_training_with_a_teacher_builds_it_into_the_pool(tmp_path, monkeypatch):
             seen.append(lr.shape)
             return torch.nn.functional.interpolate(lr, scale_factor=4, mode="nearest")
 
-    stand_in = StandIn
-
-    monkeypatch.setattr(teacher_mod, "load_realesrgan_x4plus", stand_in)
+    monkeypatch.setattr(teacher_mod, "load_realesrgan_x4plus", StandIn)
     kw = dict(data=str(tmp_path / "photos"), num_feat=8, num_conv=2, batch=2, hr_size=32, steps=2, stage="gan",
               d_feat=8, perceptual="vgg", degradation="mix", pool_size=6, pool_refresh=0, workers=0,
               teacher="realesrgan-x4plus", prescale=1.0)

@@ -166,7 +166,8 @@ class StepSampler(torch.utils.data.Sampler):
 def make_loader(dataset: PatchDataset, batch: int, start_step: int = 0, rank: int = 0, world: int = 1,
                 workers: int = 0) -> torch.utils.data.DataLoader:
     """Return a ``DataLoader`` yielding ``(lr, hr)`` batches (B, 3, h, h), (B, 3, H, H)
-    (``(lr, hr, teacher)`` from a pool with a teacher) for steps ``start_step, start_step + 1, ...`` of this rank (:class:`StepSampler`).
+    (``(lr, hr, teacher)`` from a pool with a teacher) for steps ``start_step, start_step + 1, ...``
+    of this rank (:class:`StepSampler`).
 
     Args:
         dataset: the :class:`PatchDataset`.
