@@ -8,7 +8,7 @@ Usage (from the repository root, under ``nice -n 19`` beside a training run)::
 
 ``START`` is the generator to continue from: a ``.pt`` checkpoint of
 ``restorer.train.loop.train`` (its EMA is taken) or a ``.safetensors``
-(default ``runs/x4v2_gan/last.pt``). Rerunning reuses the converted photos,
+(default: the shipped ``weights/restorer_x4.safetensors``). Rerunning reuses the converted photos,
 weights and wheels that are still current and only replaces what changed.
 
 Contents of ``.device/``:
@@ -40,6 +40,9 @@ Contents of ``.device/``:
     for CPython 3.12 when missing.
 ``start.safetensors``
     The starting generator (``--init`` of the device run).
+``disc.pt``
+    With ``--disc CKPT``: that GAN checkpoint's discriminator alone (``--init-disc``
+    of the device run, so the GAN stage does not start against a random one).
 ``manifest.json``
     What was built from what, and the sizes.
 
@@ -214,6 +217,19 @@ def build_start(src: Path, out: Path) -> dict:
     return {"source": str(src), "step": step, "restorer_arch": arch, "bytes": out.stat().st_size}
 
 
+def build_disc(src: Path | None, out: Path) -> dict | None:
+    """Write ``src``'s discriminator alone as ``out`` (a ``.pt`` that ``--init-disc`` reads), or remove ``out``."""
+    import torch
+
+    if src is None:
+        out.unlink(missing_ok=True)
+        return None
+    ck = torch.load(src, map_location="cpu", weights_only=True)
+    torch.save({"disc": ck["disc"], "step": ck["step"]}, out.with_suffix(".tmp"))
+    out.with_suffix(".tmp").replace(out)
+    return {"source": str(src), "step": ck["step"], "d_feat": ck["config"]["d_feat"], "bytes": out.stat().st_size}
+
+
 def tree_bytes() -> int:
     """Bytes of the working tree that every device call sends (tracked and untracked, not ignored)."""
     files = subprocess.run(["git", "ls-files", "-co", "--exclude-standard", "-z"], cwd=ROOT, check=True,
@@ -230,15 +246,17 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
                                  epilog="device_bundle.py --unpack-vgg PACKED_DIR CACHE_DIR: the device's side")
-    ap.add_argument("start", nargs="?", default="runs/x4v2_gan/last.pt",
+    ap.add_argument("start", nargs="?", default="weights/restorer_x4.safetensors",
                     help="generator to continue from: .pt checkpoint (its EMA) or .safetensors")
+    ap.add_argument("--disc", type=Path, default=None, metavar="CKPT",
+                    help="GAN checkpoint (.pt) whose discriminator the device run starts from")
     ap.add_argument("--data", default="runs/data/train", help="training photos (folder, recursive)")
     ap.add_argument("--out", default=".device", help="bundle folder (gitignored)")
     ap.add_argument("--prescale", type=float, default=2.0, help="downscale factor (the CPU runs' --prescale)")
     ap.add_argument("--jpeg-quality", type=int, default=95)
     ap.add_argument("--lossless-ratio", type=float, default=1.25,
                     help="PNG when at most this many times the JPEG's size")
-    ap.add_argument("--max-mib", type=float, default=48.0, help="warn above this bundle size")
+    ap.add_argument("--max-mib", type=float, default=52.0, help="warn above this bundle size")
     ap.add_argument("--limit-mib", type=float, default=60.0, help="fail above this bundle + working tree size")
     args = ap.parse_args(argv)
 
@@ -259,14 +277,17 @@ def main(argv: list[str] | None = None) -> int:
     wheels = build_wheels(out / "whl")
     print("start:", start, flush=True)
     start_info = build_start(start, out / "start.safetensors")
+    disc_info = build_disc(args.disc, out / "disc.pt")
 
     sizes = {}
-    for part in ("train", "vgg16", "whl", "start.safetensors"):
+    for part in ("train", "vgg16", "whl", "start.safetensors", "disc.pt"):
         p = out / part
+        if not p.exists():
+            continue
         sizes[part] = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
     total = sum(sizes.values())
     tree = tree_bytes()
-    manifest = {"photos": photos, "vgg16": vgg, "wheels": wheels, "start": start_info,
+    manifest = {"photos": photos, "vgg16": vgg, "wheels": wheels, "start": start_info, "disc": disc_info,
                 "bytes": sizes, "total_bytes": total, "tree_bytes": tree}
     manifest_path.write_text(json.dumps(manifest, indent=1))
 
@@ -277,6 +298,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  {'total':<18} {total / MIB:7.2f} MiB; working tree {tree / MIB:.2f} MiB; together "
           f"{(total + tree) / MIB:.2f} MiB of the 64 MiB a device call carries")
     print(f"  start: {start_info['source']} step {start_info['step'] or '?'} arch {start_info['restorer_arch']}")
+    if disc_info:
+        print(f"  discriminator: {disc_info['source']} step {disc_info['step']} d_feat {disc_info['d_feat']}")
     if total + tree > args.limit_mib * MIB:
         print(f"error: bundle + working tree exceed {args.limit_mib:g} MiB", file=sys.stderr)
         return 1

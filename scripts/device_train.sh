@@ -10,10 +10,12 @@
 #   4. trains the GAN stage (LPIPS-VGG, degradation mix) from .device/start.safetensors for the wall
 #      time the budget leaves (BUDGET seconds from the start, less RESERVE for the train process's
 #      start and the exports; MINUTES caps it), in $RUN (not under $OUT: a checkpoint is ~19 MB);
-#   5. writes under $OUT at most 8 files: device.log, log.csv, ema.safetensors (final EMA),
-#      ema_step_N.safetensors (EMA of up to 3 kept checkpoints, spread over the run) and last.pt
-#      (whole, or split as last.pt.part0, last.pt.part1 when over 15 MiB: `cat` them back together),
-#      and checks each exported generator with restorer.models.load_model on the device.
+#   5. writes under $OUT at most 8 files: device.log, log.csv, ema.safetensors and gen.safetensors
+#      (final EMA and raw generator; v2 shipped a raw one), kept.tar (ema_step_N and gen_step_N of up
+#      to 4 kept checkpoints, spread over the run) and last.pt (whole, or split as last.pt.part0,
+#      last.pt.part1 when over 15 MiB: `cat` them back together), and checks each exported generator
+#      with restorer.models.load_model on the device.
+# The GAN stage starts from .device/disc.pt's discriminator when the bundle has one (--disc).
 #
 # CPU smoke test (here, beside a training run):
 #   OUT=/tmp/devout DEVICE=cpu MINUTES=0.5 BATCH=2 POOL=200 THREADS=1 LOADER_WORKERS=1 \
@@ -39,8 +41,9 @@ WORKERS=${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))}
 THREADS=${THREADS:-2}            # torch threads of the train process (its CPU work is data only)
 LOADER_WORKERS=${LOADER_WORKERS:-4}  # processes that read the pool's batches (0 = in the train process)
 SEED=${SEED:-21}
+MIX_PROBS=${MIX_PROBS:-0.4,0.25,0.2,0.15}  # clean, web_jpeg, phone, second: v2's mix (scripts/train_x4_v2b.sh)
 CKPT=${CKPT:-500}
-KEEP=${KEEP:-1000}
+KEEP=${KEEP:-500}
 RUN=${RUN:-/tmp/devrun}
 SITE=${SITE:-/tmp/site}
 B=.device
@@ -78,7 +81,9 @@ print("LPIPS-VGG weights:", len(backbone_state_dict("vgg16")), "backbone tensors
 EOF
 
 common=(--data "$B/train" --prescale 1 --hr-size "$HR" --degradation mix --pool "$POOL_DIR" --pool-size "$POOL"
-        --pool-refresh "$REFRESH" --workers "$WORKERS" --seed "$SEED")
+        --pool-refresh "$REFRESH" --workers "$WORKERS" --seed "$SEED" --mix-probs "$MIX_PROBS")
+disc=()
+[ -f "$B/disc.pt" ] && disc=(--init-disc "$B/disc.pt")
 say "3. pool: $POOL pairs of ${HR}² with $WORKERS workers in $POOL_DIR"
 rm -rf /tmp/poolprep "$POOL_DIR"/hr.u8 "$POOL_DIR"/lr.u8 "$POOL_DIR"/meta.json   # a fresh pool for this run
 t_pool=$(date +%s)
@@ -89,16 +94,19 @@ say "pool ready in ${t_pool}s ($(( POOL / (t_pool > 0 ? t_pool : 1) )) pairs/s, 
 
 left=$(( BUDGET - RESERVE - $(since) ))
 minutes=$("$PY" -c "m = max($left, 6) / 60; cap = '$MINUTES'; print(round(min(m, float(cap)) if cap else m, 2))")
-say "4. GAN stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $B/start.safetensors -> $RUN"
+say "4. GAN stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $B/start.safetensors ${disc[*]} -> $RUN"
 rm -rf "$RUN"
 # (its sleep writes nowhere, so no orphan holds the log's pipe open after the kill below)
-( while sleep 60 >/dev/null 2>&1; do [ -f "$RUN/log.csv" ] && say "log.csv: $(tail -1 "$RUN/log.csv")"; done ) &
+( while sleep 60 >/dev/null 2>&1; do
+    [ -f "$RUN/log.csv" ] && say "log.csv: $(tail -1 "$RUN/log.csv")"
+    command -v nvidia-smi >/dev/null && say "GPU util %, MiB used: $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader)"
+  done ) &
 heartbeat=$!
 # SIGTERM (checkpoint, then exit) if the train process outlives the budget.
 TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
     "$PY" main.py train --stage gan --device "$DEVICE" --out "$RUN" --init "$B/start.safetensors" \
     --steps 10000000 --batch "$BATCH" --lr "$LR" --perceptual lpips-vgg --threads "$THREADS" \
-    --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}"
+    --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}" "${disc[@]}"
 status=$?
 kill "$heartbeat" 2>/dev/null
 say "train exited with $status"
@@ -117,13 +125,15 @@ run, out, device = Path(sys.argv[1]), Path(sys.argv[2]), sys.argv[3]
 kept = sorted((int(p.stem.split("_")[1]), p) for p in run.glob("step_*.pt"))
 last_step = torch.load(run / "last.pt", map_location="cpu", weights_only=True)["step"]
 kept = [(s, p) for s, p in kept if s < last_step]
-# the kept checkpoints nearest to 1/4, 1/2 and 3/4 of the run (the last one's EMA is ema.safetensors)
-picks = sorted({min(kept, key=lambda sp: abs(sp[0] - f * last_step)) for f in (0.25, 0.5, 0.75)} if kept else set())
-targets = [(run / "last.pt", out / "ema.safetensors")] + [(p, out / f"ema_step_{s}.safetensors") for s, p in picks]
+# the kept checkpoints nearest to 1/5 ... 4/5 of the run (the last one's are ema/gen.safetensors)
+picks = sorted({min(kept, key=lambda sp: abs(sp[0] - f * last_step)) for f in (0.2, 0.4, 0.6, 0.8)} if kept else set())
+(run / "kept").mkdir(exist_ok=True)
+targets = [(run / "last.pt", out / f"{w}.safetensors", w) for w in ("ema", "gen")]
+targets += [(p, run / "kept" / f"{w}_step_{s}.safetensors", w) for s, p in picks for w in ("ema", "gen")]
 dev = torch.device("cuda" if device == "cuda" and torch.cuda.is_available() else "cpu")
 x = torch.rand(1, 3, 64, 64, device=dev)
-for ck, dst in targets:
-    export_generator(ck, dst)
+for ck, dst, which in targets:
+    export_generator(ck, dst, use_ema=which == "ema")
     try:  # a check only: the files are written either way
         m = load_model(str(dst)).to(dev)
         with torch.no_grad():
@@ -138,6 +148,7 @@ if rows:
     rate = f"{(s1 - s0) / (t1 - t0):.2f} steps/s after step {s0}" if s1 > s0 and t1 > t0 else "too short to time"
     print(f"{last_step} steps; log.csv: {s1} steps in {t1:.0f} s, {rate}; last row {dict(b)}")
 EOF
+[ -n "$(ls "$RUN/kept")" ] && tar -cf "$OUT/kept.tar" -C "$RUN/kept" .
 size=$(stat -c %s "$RUN/last.pt")
 if [ "$size" -le $(( 15 * 1024 * 1024 )) ]; then
     cp "$RUN/last.pt" "$OUT/last.pt"
