@@ -239,6 +239,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
         device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
     else:
         device = torch.device(cfg.device)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)  # torch.cuda.set_device refuses a device without an index
     if device.type == "cuda":
         torch.cuda.set_device(device)
         torch.backends.cudnn.benchmark = True  # fixed patch sizes: let cuDNN pick its fastest kernels
