@@ -18,6 +18,8 @@ Usage::
 
     python -m bench.heldout --model NAME=PATH[:gen|:ema] ... --out FILE_STEM   # NAME=realesrgan-x4plus: the teacher
     python -m bench.heldout --curve RUN_DIR [RUN_DIR ...] --out FILE_STEM   # every step_N.pt (EMA, or --curve-weights gen), by wall hours
+    python -m bench.heldout --save-set FILE.npz                              # the crops as uint8, for a machine without the photos
+    python -m bench.heldout --set FILE.npz --quick --lpips-net vgg16 ...     # ... scored there (the device run: no AlexNet weights)
 """
 from __future__ import annotations
 
@@ -29,6 +31,7 @@ import numpy as np
 import torch
 
 from bench.tables import metric_cells, metric_header, metric_keys
+from restorer.facts import METRICS
 from restorer.degradations import FAMILIES, MixConfig, bicubic_downscale, degrade_family
 from restorer.models.generator import RestorerCompact
 from restorer.train.data import load_photos
@@ -37,6 +40,8 @@ from restorer.train.data import load_photos
 TRACKS = ("bicubic",) + tuple(f for f in FAMILIES if f != "clean")
 #: First seed word of each degraded track; ``second`` keeps issue 5's held-out draws.
 _SEEDS = {"second": 10_000, "web_jpeg": 10_001, "phone": 10_002}
+#: Metric key (restorer.facts.METRICS) of each LPIPS backbone.
+_LPIPS_KEYS = {"alex": "lpips_alex", "vgg16": "lpips_vgg"}
 
 
 def heldout_set(folder: str | Path, scale: int = 4, crops_per_photo: int = 4, crop: int = 192,
@@ -75,6 +80,25 @@ def heldout_set(folder: str | Path, scale: int = 4, crops_per_photo: int = 4, cr
     return items
 
 
+def save_set(items: list[dict], path: str | Path) -> None:
+    """Write :func:`heldout_set`'s crops to a compressed ``.npz`` as uint8 (``hr``; ``lr_<track>``),
+    NCHW. The degraded tracks are 8-bit already; the bicubic track is rounded to 8 bits, as an LR
+    image file would be (its scores move in the fourth decimal)."""
+    u8 = lambda t: (t * 255).round().clamp(0, 255).to(torch.uint8).numpy()  # noqa: E731
+    arrays = {"hr": u8(torch.cat([it["hr"] for it in items]))}
+    for track in items[0]["lr"]:
+        arrays[f"lr_{track}"] = u8(torch.cat([it["lr"][track] for it in items]))
+    np.savez_compressed(path, **arrays)
+
+
+def load_set(path: str | Path) -> list[dict]:
+    """Read a file written by :func:`save_set`; the same structure as :func:`heldout_set` returns."""
+    with np.load(path) as z:
+        f = lambda k, i: torch.from_numpy(z[k][i:i + 1]).float() / 255  # noqa: E731
+        tracks = [k[3:] for k in z.files if k.startswith("lr_")]
+        return [{"hr": f("hr", i), "lr": {t: f(f"lr_{t}", i) for t in tracks}} for i in range(len(z["hr"]))]
+
+
 def load_generator(spec: str) -> torch.nn.Module:
     """Load a generator from ``PATH`` (``.safetensors``) or ``PATH:gen`` / ``PATH:ema``
     (a training checkpoint's raw generator or its EMA; default EMA), or ``realesrgan-x4plus``
@@ -95,7 +119,8 @@ def load_generator(spec: str) -> torch.nn.Module:
     return g.eval()
 
 
-def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, quick: bool = False) -> dict:
+def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, quick: bool = False,
+             lpips_net: str = "alex", device: str = "cpu") -> dict:
     """Mean metrics of a generator (or bicubic upsampling when ``model`` is None) per track.
 
     All crops of a track go through the generator and the metrics as one batch
@@ -103,26 +128,30 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, q
 
     Args:
         quick: LPIPS-Alex, PSNR and SSIM only (for learning curves; about 5x cheaper).
+        lpips_net: the quick LPIPS's backbone, ``"alex"`` or ``"vgg16"`` (where only VGG's weights are).
+        device: where the generator and the metrics run (``model`` is moved there).
 
     Returns:
         ``{track: {metric: mean}}`` over the crops; SR output clamped to [0, 1].
     """
     from restorer.metrics import get_dists, get_lpips, psnr, ssim
 
-    hr = torch.cat([it["hr"] for it in items])
+    hr = torch.cat([it["hr"] for it in items]).to(device)
+    if model is not None:
+        model = model.to(device)
     out: dict[str, dict[str, float]] = {}
     for track in items[0]["lr"]:
-        lr = torch.cat([it["lr"][track] for it in items])
+        lr = torch.cat([it["lr"][track] for it in items]).to(device)
         with torch.inference_mode():
             if model is None:
                 sr = torch.nn.functional.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
             else:
                 sr = model(lr)
             sr = sr.clamp(0, 1)
-            r = {"lpips_alex": get_lpips("alex")(sr, hr), "psnr": psnr(sr, hr), "ssim": ssim(sr, hr)}
+            nets = (lpips_net,) if quick else ("alex", "vgg16")
+            r = {_LPIPS_KEYS[n]: get_lpips(n, device)(sr, hr) for n in nets} | {"psnr": psnr(sr, hr), "ssim": ssim(sr, hr)}
             if not quick:
-                r["lpips_vgg"] = get_lpips("vgg16")(sr, hr)
-                r["dists"] = get_dists()(sr, hr)
+                r["dists"] = get_dists(device)(sr, hr)
         out[track] = {k: float(v.mean()) for k, v in r.items()}
     return out
 
@@ -166,32 +195,49 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--curve-weights", choices=("ema", "gen"), default="ema",
                    help="which generator of each curve checkpoint: its EMA (default) or the raw one")
     p.add_argument("--scale", type=int, default=4)
-    p.add_argument("--out", type=Path, required=True, help="output file stem (.json and .md are written)")
+    p.add_argument("--out", type=Path, help="output file stem (.json and .md are written)")
+    p.add_argument("--set", type=Path, help="score on this file of --save-set instead of crops of --data")
+    p.add_argument("--save-set", type=Path, metavar="FILE", help="write the crops to FILE (.npz) and stop")
+    p.add_argument("--device", default="cpu", help="torch device of the generators and metrics (cuda on the device tool)")
+    p.add_argument("--lpips-net", choices=tuple(_LPIPS_KEYS), default="alex", help="LPIPS backbone of --quick")
     p.add_argument("--title", default="Held-out validation")
     p.add_argument("--crops-per-photo", type=int, default=4)
     p.add_argument("--quick", action="store_true", help="LPIPS-Alex, PSNR and SSIM only")
     args = p.parse_args(argv)
-    items = heldout_set(args.data, args.scale, crops_per_photo=args.crops_per_photo)
-    results = {"bicubic upsampling": evaluate(None, items, args.scale, args.quick)}
+    if args.save_set is None and args.out is None:
+        p.error("--out is required (unless --save-set)")
+    if args.set:
+        items = load_set(args.set)
+        if items[0]["hr"].shape[-1] != items[0]["lr"]["bicubic"].shape[-1] * args.scale:
+            p.error(f"{args.set} does not hold x{args.scale} crops")
+    else:
+        items = heldout_set(args.data, args.scale, crops_per_photo=args.crops_per_photo)
+    if args.save_set:
+        save_set(items, args.save_set)
+        print(f"{len(items)} crops, x{args.scale} -> {args.save_set} ({args.save_set.stat().st_size / 2**20:.2f} MiB)")
+        return 0
+    key = _LPIPS_KEYS[args.lpips_net] if args.quick else "lpips_alex"  # the curve's column
+    score = lambda model: evaluate(model, items, args.scale, args.quick, args.lpips_net, args.device)  # noqa: E731
+    results = {"bicubic upsampling": score(None)}
     hours = {}
     for entry in args.model:
         name, _, spec = entry.partition("=")
-        results[name] = evaluate(load_generator(spec), items, args.scale, args.quick)
+        results[name] = score(load_generator(spec))
         print(name, json.dumps(results[name]), flush=True)
     for name, ck, h in curve_points(args.curve):
-        results[name] = evaluate(load_generator(f"{ck}:{args.curve_weights}"), items, args.scale, args.quick)
+        results[name] = score(load_generator(f"{ck}:{args.curve_weights}"))
         hours[name] = h
-        print(f"{name} ({h:.2f} h)", {t: round(r["lpips_alex"], 4) for t, r in results[name].items()}, flush=True)
+        print(f"{name} ({h:.2f} h)", {t: round(r[key], 4) for t, r in results[name].items()}, flush=True)
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.with_suffix(".json").write_text(json.dumps(
-        {"crops": len(items), "data": args.data, "models": args.model, "curve": [str(r) for r in args.curve],
+        {"crops": len(items), "data": str(args.set or args.data), "models": args.model, "curve": [str(r) for r in args.curve],
          "curve_weights": args.curve_weights, "wall_hours": hours, "results": results}, indent=1))
-    text = _table(args.title, f"{len(items)} crops of {args.data}, x{args.scale}.", results)
+    text = _table(args.title, f"{len(items)} crops of {args.set or args.data}, x{args.scale}.", results)
     if hours:
-        text += "\nLearning curve, LPIPS-Alex (lower is better) against wall hours of training:\n\n"
+        text += f"\nLearning curve, {METRICS[key].name} (lower is better) against wall hours of training:\n\n"
         text += "| checkpoint | wall h | " + " | ".join(TRACKS) + " |\n|---|---|" + "---|" * len(TRACKS) + "\n"
         for name, h in hours.items():
-            text += f"| {name} | {h:.2f} | " + " | ".join(f"{results[name][t]['lpips_alex']:.4f}" for t in TRACKS) + " |\n"
+            text += f"| {name} | {h:.2f} | " + " | ".join(f"{results[name][t][key]:.4f}" for t in TRACKS) + " |\n"
     args.out.with_suffix(".md").write_text(text)
     print(text)
     return 0

@@ -14,12 +14,15 @@
 #      (final EMA and raw generator; v2 shipped a raw one), kept.tar (ema_step_N and gen_step_N of up
 #      to 4 kept checkpoints, spread over the run) and last.pt (whole, or split as last.pt.part0,
 #      last.pt.part1 when over 15 MiB: `cat` them back together), and checks each exported generator
-#      with restorer.models.load_model on the device.
+#      with restorer.models.load_model on the device;
+#   6. scores the start, the final and the kept generators on the bundle's held-out crops (bench.heldout
+#      --set, LPIPS-VGG) and prints the table into device.log, so the figures come back as text too.
 # The GAN stage starts from .device/disc.pt's discriminator when the bundle has one (--disc).
 #
 # CPU smoke test (here, beside a training run):
 #   OUT=/tmp/devout DEVICE=cpu MINUTES=0.5 BATCH=2 POOL=200 THREADS=1 LOADER_WORKERS=1 \
 #       PY=.venv/bin/python nice -n 19 scripts/device_train.sh
+# (its step 6 then needs HELDOUT_S=300: LPIPS-VGG of 8 generators on 20 crops takes minutes on 2 cores, seconds on the GPU)
 # Every setting below can be overridden from the environment. POOL_DIR and RUN are emptied first,
 # so they must lie outside the repository.
 set -uo pipefail
@@ -29,7 +32,7 @@ T0=$(date +%s)
 PY=${PY:-python3}
 DEVICE=${DEVICE:-cuda}
 BUDGET=${BUDGET:-560}           # seconds from start to the last file written under $OUT
-RESERVE=${RESERVE:-45}          # of which: train process start (photos, LPIPS, CUDA) + final checkpoint + exports
+RESERVE=${RESERVE:-60}          # of which: train process start (photos, LPIPS, CUDA) + final checkpoint + exports + held-out
 MINUTES=${MINUTES:-}            # cap on the training wall time in minutes ('' = what the budget leaves)
 BATCH=${BATCH:-48}
 HR=${HR:-128}
@@ -157,5 +160,15 @@ else
 fi
 sha256sum "$RUN/last.pt" | sed "s|$RUN/||"
 ls -l "$OUT"
+
+say "6. held-out crops (LPIPS-VGG: AlexNet's weights are not carried), into this log"
+if [ -f "$B/heldout_x4.npz" ]; then
+    models=(--model start="$B/start.safetensors" --model ema="$OUT/ema.safetensors" --model gen="$OUT/gen.safetensors")
+    for f in "$RUN"/kept/*.safetensors; do [ -f "$f" ] && models+=(--model "$(basename "$f" .safetensors)=$f"); done
+    dev=$DEVICE; [ "$dev" = cuda ] && ! "$PY" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null && dev=cpu
+    timeout "${HELDOUT_S:-90}" "$PY" -m bench.heldout --set "$B/heldout_x4.npz" --quick --lpips-net vgg16 --device "$dev" \
+        --title "Held-out, scored on the device" --out "$RUN/heldout" "${models[@]}" | grep -v '^[a-z_0-9]* {' \
+        || say "held-out scoring failed (the files above are complete)"
+fi
 say "done"
 sleep 1  # let tee finish device.log
