@@ -31,8 +31,8 @@ import numpy as np
 import torch
 
 from bench.tables import metric_cells, metric_header, metric_keys
-from restorer.facts import METRICS
 from restorer.degradations import FAMILIES, MixConfig, bicubic_downscale, degrade_family
+from restorer.facts import METRICS
 from restorer.models.generator import RestorerCompact
 from restorer.train.data import load_photos
 
@@ -127,8 +127,8 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, q
     (the same values as :func:`restorer.metrics.compare` per crop, fewer calls).
 
     Args:
-        quick: LPIPS-Alex, PSNR and SSIM only (for learning curves; about 5x cheaper).
-        lpips_net: the quick LPIPS's backbone, ``"alex"`` or ``"vgg16"`` (where only VGG's weights are).
+        quick: one LPIPS, PSNR and SSIM only (for learning curves; about 5x cheaper).
+        lpips_net: that LPIPS's backbone, ``"alex"`` or ``"vgg16"`` (where only VGG's weights are).
         device: where the generator and the metrics run (``model`` is moved there).
 
     Returns:
@@ -202,7 +202,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--lpips-net", choices=tuple(_LPIPS_KEYS), default="alex", help="LPIPS backbone of --quick")
     p.add_argument("--title", default="Held-out validation")
     p.add_argument("--crops-per-photo", type=int, default=4)
-    p.add_argument("--quick", action="store_true", help="LPIPS-Alex, PSNR and SSIM only")
+    p.add_argument("--quick", action="store_true", help="one LPIPS (--lpips-net), PSNR and SSIM only")
     args = p.parse_args(argv)
     if args.save_set is None and args.out is None:
         p.error("--out is required (unless --save-set)")
