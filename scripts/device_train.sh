@@ -12,12 +12,16 @@
 #      start and the exports; MINUTES caps it), in $RUN (not under $OUT: a checkpoint is ~19 MB);
 #   5. writes under $OUT at most 8 files: device.log, log.csv, ema.safetensors and gen.safetensors
 #      (final EMA and raw generator; v2 shipped a raw one), kept.tar (ema_step_N and gen_step_N of up
-#      to 4 kept checkpoints, spread over the run) and last.pt (whole, or split as last.pt.part0,
-#      last.pt.part1 when over 15 MiB: `cat` them back together), and checks each exported generator
+#      to 4 kept checkpoints, spread over the run) and last.pt (each whole, or split as NAME.part0,
+#      NAME.part1 when over 15 MiB: `cat` them back together), and checks each exported generator
 #      with restorer.models.load_model on the device;
 #   6. scores the start, the final and the kept generators on the bundle's held-out crops (bench.heldout
 #      --set, LPIPS-VGG) and prints the table into device.log, so the figures come back as text too.
 # The GAN stage starts from .device/disc.pt's discriminator when the bundle has one (--disc).
+# A larger generator from scratch (docs/TRAINING.md, "what the next lent session should run"):
+# STAGE=psnr INIT=none ARCH="--num-feat 64 --num-conv 16" LR=2e-4 trains its L1 stage (step 6 then
+# scores it beside the bundle's start, the shipped model); its returned ema.safetensors is the START
+# of a second bundle and call with STAGE=gan and the same ARCH.
 #
 # CPU smoke test (here, beside a training run):
 #   OUT=/tmp/devout DEVICE=cpu MINUTES=0.5 BATCH=2 POOL=200 THREADS=1 LOADER_WORKERS=1 \
@@ -44,6 +48,11 @@ WORKERS=${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))}
 THREADS=${THREADS:-2}            # torch threads of the train process (its CPU work is data only)
 LOADER_WORKERS=${LOADER_WORKERS:-4}  # processes that read the pool's batches (0 = in the train process)
 SEED=${SEED:-21}
+STAGE=${STAGE:-gan}             # gan: L1 + LPIPS-VGG + GAN; psnr: L1 only
+INIT=${INIT:-.device/start.safetensors}  # none: the generator starts from scratch
+PSNR_MINUTES=${PSNR_MINUTES:-}  # STAGE=gan: first an L1 stage of this many minutes from INIT, then the GAN stage from its EMA
+PSNR_LR=${PSNR_LR:-2e-4}
+ARCH=${ARCH:-}                  # generator shape flags of `main.py train` (default: INIT's shape), e.g. --num-feat 64 --num-conv 16
 MIX_PROBS=${MIX_PROBS:-0.4,0.25,0.2,0.15}  # clean, web_jpeg, phone, second: v2's mix (scripts/train_x4_v2b.sh)
 CKPT=${CKPT:-500}
 KEEP=${KEEP:-500}
@@ -86,7 +95,12 @@ EOF
 common=(--data "$B/train" --prescale 1 --hr-size "$HR" --degradation mix --pool "$POOL_DIR" --pool-size "$POOL"
         --pool-refresh "$REFRESH" --workers "$WORKERS" --seed "$SEED" --mix-probs "$MIX_PROBS")
 disc=()
-[ -f "$B/disc.pt" ] && disc=(--init-disc "$B/disc.pt")
+[ -f "$B/disc.pt" ] && [ "$STAGE" = gan ] && [ -z "$PSNR_MINUTES" ] && disc=(--init-disc "$B/disc.pt")
+init=(); [ "$INIT" != none ] && init=(--init "$INIT")
+if [ -z "$ARCH" ] && [ "$INIT" != none ]; then  # the start's own shape (its restorer_arch: width, convolutions, ...)
+    ARCH=$("$PY" -c "from safetensors.torch import load_file; a = load_file('$INIT')['restorer_arch'].tolist(); print(f'--num-feat {a[0]} --num-conv {a[1]}')") || exit 4
+fi
+read -r -a arch <<< "$ARCH"
 say "3. pool: $POOL pairs of ${HR}² with $WORKERS workers in $POOL_DIR"
 rm -rf /tmp/poolprep "$POOL_DIR"/hr.u8 "$POOL_DIR"/lr.u8 "$POOL_DIR"/meta.json   # a fresh pool for this run
 t_pool=$(date +%s)
@@ -95,19 +109,29 @@ t_pool=$(date +%s)
 t_pool=$(( $(date +%s) - t_pool ))
 say "pool ready in ${t_pool}s ($(( POOL / (t_pool > 0 ? t_pool : 1) )) pairs/s, process start and photo loading included)"
 
-left=$(( BUDGET - RESERVE - $(since) ))
-minutes=$("$PY" -c "m = max($left, 6) / 60; cap = '$MINUTES'; print(round(min(m, float(cap)) if cap else m, 2))")
-say "4. GAN stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $B/start.safetensors ${disc[*]} -> $RUN"
-rm -rf "$RUN"
 # (its sleep writes nowhere, so no orphan holds the log's pipe open after the kill below)
 ( while sleep 60 >/dev/null 2>&1; do
-    [ -f "$RUN/log.csv" ] && say "log.csv: $(tail -1 "$RUN/log.csv")"
+    log=$(ls -t "$RUN"/log.csv "$RUN.psnr"/log.csv 2>/dev/null | head -1)
+    [ -n "$log" ] && say "$log: $(tail -1 "$log")"
     command -v nvidia-smi >/dev/null && say "GPU util %, MiB used: $(nvidia-smi --query-gpu=utilization.gpu,memory.used --format=csv,noheader)"
   done ) &
 heartbeat=$!
+rm -rf "$RUN" "$RUN.psnr"
+if [ -n "$PSNR_MINUTES" ]; then
+    say "4a. L1 stage on $DEVICE for $PSNR_MINUTES min (batch $BATCH, lr $PSNR_LR) from $INIT ${ARCH} -> $RUN.psnr"
+    TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
+        "$PY" main.py train --stage psnr --device "$DEVICE" --out "$RUN.psnr" "${init[@]}" "${arch[@]}" \
+        --steps 10000000 --batch "$BATCH" --lr "$PSNR_LR" --threads "$THREADS" --max-minutes "$PSNR_MINUTES" \
+        --ckpt-every "$CKPT" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}" \
+        && [ -f "$RUN.psnr/last.pt" ] || { say "L1 stage failed"; kill "$heartbeat"; exit 6; }
+    init=(--init "$RUN.psnr/last.pt"); INIT="$RUN.psnr/last.pt (its EMA)"
+fi
+left=$(( BUDGET - RESERVE - $(since) ))
+minutes=$("$PY" -c "m = max($left, 6) / 60; cap = '$MINUTES'; print(round(min(m, float(cap)) if cap else m, 2))")
+say "4. $STAGE stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $INIT ${ARCH} ${disc[*]} -> $RUN"
 # SIGTERM (checkpoint, then exit) if the train process outlives the budget.
 TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
-    "$PY" main.py train --stage gan --device "$DEVICE" --out "$RUN" --init "$B/start.safetensors" \
+    "$PY" main.py train --stage "$STAGE" --device "$DEVICE" --out "$RUN" "${init[@]}" "${arch[@]}" \
     --steps 10000000 --batch "$BATCH" --lr "$LR" --perceptual lpips-vgg --threads "$THREADS" \
     --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}" "${disc[@]}"
 status=$?
@@ -133,6 +157,10 @@ picks = sorted({min(kept, key=lambda sp: abs(sp[0] - f * last_step)) for f in (0
 (run / "kept").mkdir(exist_ok=True)
 targets = [(run / "last.pt", out / f"{w}.safetensors", w) for w in ("ema", "gen")]
 targets += [(p, run / "kept" / f"{w}_step_{s}.safetensors", w) for s, p in picks for w in ("ema", "gen")]
+psnr = Path(f"{run}.psnr")  # PSNR_MINUTES: the L1 stage's EMA and log travel in kept.tar
+if (psnr / "last.pt").exists():
+    targets.append((psnr / "last.pt", run / "kept" / "psnr_ema.safetensors", "ema"))
+    (run / "kept" / "psnr_log.csv").write_bytes((psnr / "log.csv").read_bytes())
 dev = torch.device("cuda" if device == "cuda" and torch.cuda.is_available() else "cpu")
 x = torch.rand(1, 3, 64, 64, device=dev)
 for ck, dst, which in targets:
@@ -151,13 +179,11 @@ if rows:
     rate = f"{(s1 - s0) / (t1 - t0):.2f} steps/s after step {s0}" if s1 > s0 and t1 > t0 else "too short to time"
     print(f"{last_step} steps; log.csv: {s1} steps in {t1:.0f} s, {rate}; last row {dict(b)}")
 EOF
-[ -n "$(ls "$RUN/kept")" ] && tar -cf "$OUT/kept.tar" -C "$RUN/kept" .
-size=$(stat -c %s "$RUN/last.pt")
-if [ "$size" -le $(( 15 * 1024 * 1024 )) ]; then
-    cp "$RUN/last.pt" "$OUT/last.pt"
-else
-    split -b 15M -d -a 1 "$RUN/last.pt" "$OUT/last.pt.part"
-fi
+# the tool returns files of at most 16 MiB: larger ones go as NAME.part0, NAME.part1 (`cat` them)
+put() { if [ "$(stat -c %s "$1")" -le $(( 15 * 1024 * 1024 )) ]; then cp "$1" "$OUT/"
+        else split -b 15M -d -a 1 "$1" "$OUT/$(basename "$1").part"; fi; }
+[ -n "$(ls "$RUN/kept")" ] && tar -cf "$RUN/kept.tar" -C "$RUN/kept" . && put "$RUN/kept.tar"
+put "$RUN/last.pt"
 sha256sum "$RUN/last.pt" | sed "s|$RUN/||"
 ls -l "$OUT"
 

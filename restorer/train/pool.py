@@ -25,6 +25,7 @@ from __future__ import annotations
 import json
 import multiprocessing
 import os
+import signal
 from pathlib import Path
 
 import numpy as np
@@ -37,6 +38,9 @@ _SOURCE = None  # the source dataset of the worker processes (inherited by fork)
 
 def _init_worker() -> None:
     torch.set_num_threads(1)
+    # forked from a training loop whose SIGTERM handler raises KeyboardInterrupt: restore the default,
+    # or Pool.terminate() at the end of each refresh prints a traceback per worker
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
 def _to_u8(t: torch.Tensor) -> np.ndarray:
