@@ -18,10 +18,9 @@
 #   6. scores the start, the final and the kept generators on the bundle's held-out crops (bench.heldout
 #      --set, LPIPS-VGG) and prints the table into device.log, so the figures come back as text too.
 # The GAN stage starts from .device/disc.pt's discriminator when the bundle has one (--disc).
-# A larger generator from scratch (docs/TRAINING.md, "what the next lent session should run"):
-# STAGE=psnr INIT=none ARCH="--num-feat 64 --num-conv 16" LR=2e-4 trains its L1 stage (step 6 then
-# scores it beside the bundle's start, the shipped model); its returned ema.safetensors is the START
-# of a second bundle and call with STAGE=gan and the same ARCH.
+# A larger generator from scratch in one call (docs/TRAINING.md, "Prepared for the next lent session"):
+# INIT=none ARCH="--num-feat 64 --num-conv 16" PSNR_MINUTES=3 runs an L1 stage, then the GAN stage from
+# its EMA; step 6 scores both beside the bundle's start (the shipped model). STAGE=psnr: the L1 stage only.
 #
 # CPU smoke test (here, beside a training run):
 #   OUT=/tmp/devout DEVICE=cpu MINUTES=0.5 BATCH=2 POOL=200 THREADS=1 LOADER_WORKERS=1 \
