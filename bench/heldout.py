@@ -129,12 +129,15 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, q
     Args:
         quick: one LPIPS, PSNR and SSIM only (for learning curves; about 5x cheaper).
         lpips_net: that LPIPS's backbone, ``"alex"`` or ``"vgg16"`` (where only VGG's weights are).
-        device: where the generator and the metrics run (``model`` is moved there).
+        device: where the generator and the metrics run (``model`` is moved there). A generator
+            of another scale than ``scale`` (e.g. restorer-x2 for the x1 tracks) runs at its own,
+            then its output is resized (antialiased bicubic), as ``restore(..., scale=)`` does.
 
     Returns:
         ``{track: {metric: mean}}`` over the crops; SR output clamped to [0, 1].
     """
     from restorer.metrics import get_dists, get_lpips, psnr, ssim
+    from restorer.resample import resize
 
     hr = torch.cat([it["hr"] for it in items]).to(device)
     if model is not None:
@@ -147,6 +150,8 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, q
                 sr = torch.nn.functional.interpolate(lr, scale_factor=scale, mode="bicubic", align_corners=False)
             else:
                 sr = model(lr)
+                if sr.shape[-2:] != hr.shape[-2:]:  # another scale: as restore() does, native output then resampled
+                    sr = resize(sr, tuple(hr.shape[-2:]))
             sr = sr.clamp(0, 1)
             nets = (lpips_net,) if quick else ("alex", "vgg16")
             r = {_LPIPS_KEYS[n]: get_lpips(n, device)(sr, hr) for n in nets} | {"psnr": psnr(sr, hr), "ssim": ssim(sr, hr)}
@@ -218,7 +223,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     key = _LPIPS_KEYS[args.lpips_net] if args.quick else "lpips_alex"  # the curve's column
     score = lambda model: evaluate(model, items, args.scale, args.quick, args.lpips_net, args.device)  # noqa: E731
-    results = {"bicubic upsampling": score(None)}
+    results = {"bicubic upsampling" if args.scale > 1 else "input as is": score(None)}
     hours = {}
     for entry in args.model:
         name, _, spec = entry.partition("=")

@@ -42,3 +42,23 @@ def test_cli_set_checks_scale(photos, tmp_path, capsys):
     with pytest.raises(SystemExit):
         heldout.main(["--set", str(path), "--scale", "2", "--out", str(tmp_path / "r")])
     assert "does not hold x2 crops" in capsys.readouterr().err
+
+
+class _Nearest2x(torch.nn.Module):
+    """A 'generator' of scale 2 that only repeats pixels."""
+
+    scale = 2
+
+    def forward(self, x):
+        return torch.nn.functional.interpolate(x, scale_factor=2, mode="nearest")
+
+
+def test_other_scale_model_is_resampled_to_the_track(photos):
+    # x1 tracks with a x2 generator: native output, then antialiased resize back to HR's size
+    # (what restore(..., scale=1) does); nearest x2 then a box-like downscale gives the input back
+    items = heldout.heldout_set(photos, scale=1, crops_per_photo=1, crop=64)
+    r = heldout.evaluate(_Nearest2x(), items, scale=1, quick=True, lpips_net="alex")
+    bic = heldout.evaluate(None, items, scale=1, quick=True, lpips_net="alex")
+    assert bic["bicubic"]["ssim"] > 0.9999  # at x1 the bicubic 'upsampling' is the input itself
+    assert r["bicubic"]["psnr"] > 30 and r["bicubic"]["ssim"] > 0.95
+    assert r["phone"]["lpips_alex"] == pytest.approx(bic["phone"]["lpips_alex"], abs=0.05)
