@@ -151,7 +151,7 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, q
             else:
                 sr = model(lr)
                 if sr.shape[-2:] != hr.shape[-2:]:  # another scale: as restore() does, native output then resampled
-                    sr = resize(sr, tuple(hr.shape[-2:]))
+                    sr = resize(sr.clamp(0, 1), tuple(hr.shape[-2:]))
             sr = sr.clamp(0, 1)
             nets = (lpips_net,) if quick else ("alex", "vgg16")
             r = {_LPIPS_KEYS[n]: get_lpips(n, device)(sr, hr) for n in nets} | {"psnr": psnr(sr, hr), "ssim": ssim(sr, hr)}

@@ -17,7 +17,8 @@
 #      with restorer.models.load_model on the device;
 #   6. scores the start, the final and the kept generators on the bundle's held-out crops (bench.heldout
 #      --set, LPIPS-VGG) and prints the table into device.log, so the figures come back as text too.
-# The GAN stage starts from .device/disc.pt's discriminator when the bundle has one (--disc).
+# The GAN stage starts from .device/disc.pt's discriminator when the bundle has one (--disc) and
+# no L1 stage runs before it.
 # A larger generator from scratch in one call (docs/TRAINING.md, "Prepared for the next lent session"):
 # INIT=none ARCH="--num-feat 64 --num-conv 16" PSNR_MINUTES=3 runs an L1 stage, then the GAN stage from
 # its EMA; step 6 scores both beside the bundle's start (the shipped model). STAGE=psnr: the L1 stage only.
@@ -61,7 +62,10 @@ B=.device
 
 mkdir -p "$OUT"
 exec > >(tee -a "$OUT/device.log") 2>&1
+heartbeat=
+trap '[ -n "$heartbeat" ] && kill "$heartbeat" 2>/dev/null; sleep 1' EXIT  # and let tee finish device.log
 since() { echo $(( $(date +%s) - T0 )); }
+left_s() { local t=$(( BUDGET - 20 - $(since) )); echo $(( t < 30 ? 30 : t )); }  # a train process's timeout
 say() { echo "[device_train +$(since)s] $*"; }
 [ -f "$B/start.safetensors" ] && [ -d "$B/train" ] && [ -d "$B/vgg16" ] \
     || { say "no bundle: run scripts/device_bundle.py here and carry .device"; exit 2; }
@@ -118,26 +122,32 @@ heartbeat=$!
 rm -rf "$RUN" "$RUN.psnr"
 if [ -n "$PSNR_MINUTES" ]; then
     say "4a. L1 stage on $DEVICE for $PSNR_MINUTES min (batch $BATCH, lr $PSNR_LR) from $INIT ${ARCH} -> $RUN.psnr"
-    TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
+    cap=$("$PY" -c "print(min(int($PSNR_MINUTES * 60 + 60), $(left_s)))")
+    TQDM_DISABLE=1 timeout -s TERM -k 20 "$cap" \
         "$PY" main.py train --stage psnr --device "$DEVICE" --out "$RUN.psnr" "${init[@]}" "${arch[@]}" \
         --steps 10000000 --batch "$BATCH" --lr "$PSNR_LR" --threads "$THREADS" --max-minutes "$PSNR_MINUTES" \
-        --ckpt-every "$CKPT" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}" \
-        && [ -f "$RUN.psnr/last.pt" ] || { say "L1 stage failed"; kill "$heartbeat"; exit 6; }
+        --ckpt-every "$CKPT" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}"
+    say "L1 stage exited with $? (124: stopped by its timeout, after a checkpoint)"
+    [ -f "$RUN.psnr/last.pt" ] || { say "L1 stage wrote no checkpoint"; exit 6; }
     init=(--init "$RUN.psnr/last.pt"); INIT="$RUN.psnr/last.pt (its EMA)"
 fi
 left=$(( BUDGET - RESERVE - $(since) ))
 minutes=$("$PY" -c "m = max($left, 6) / 60; cap = '$MINUTES'; print(round(min(m, float(cap)) if cap else m, 2))")
 say "4. $STAGE stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $INIT ${ARCH} ${disc[*]} -> $RUN"
 # SIGTERM (checkpoint, then exit) if the train process outlives the budget.
-TQDM_DISABLE=1 timeout -s TERM -k 20 $(( BUDGET - 20 - $(since) )) \
+TQDM_DISABLE=1 timeout -s TERM -k 20 "$(left_s)" \
     "$PY" main.py train --stage "$STAGE" --device "$DEVICE" --out "$RUN" "${init[@]}" "${arch[@]}" \
     --steps 10000000 --batch "$BATCH" --lr "$LR" --perceptual lpips-vgg --threads "$THREADS" \
     --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}" "${disc[@]}"
 status=$?
-kill "$heartbeat" 2>/dev/null
+kill "$heartbeat" 2>/dev/null; heartbeat=
 say "train exited with $status"
 
 say "5. files -> $OUT"
+if [ ! -f "$RUN/last.pt" ] && [ -f "$RUN.psnr/last.pt" ]; then
+    say "the $STAGE stage wrote no checkpoint: returning the L1 stage's instead"
+    rm -rf "$RUN"; mv "$RUN.psnr" "$RUN"
+fi
 [ -f "$RUN/last.pt" ] || { say "no checkpoint was written"; exit 6; }
 cp "$RUN/log.csv" "$OUT/log.csv"
 "$PY" - "$RUN" "$OUT" "$DEVICE" <<'EOF'
@@ -178,11 +188,27 @@ if rows:
     rate = f"{(s1 - s0) / (t1 - t0):.2f} steps/s after step {s0}" if s1 > s0 and t1 > t0 else "too short to time"
     print(f"{last_step} steps; log.csv: {s1} steps in {t1:.0f} s, {rate}; last row {dict(b)}")
 EOF
-# the tool returns files of at most 16 MiB: larger ones go as NAME.part0, NAME.part1 (`cat` them)
-put() { if [ "$(stat -c %s "$1")" -le $(( 15 * 1024 * 1024 )) ]; then cp "$1" "$OUT/"
-        else split -b 15M -d -a 1 "$1" "$OUT/$(basename "$1").part"; fi; }
-[ -n "$(ls "$RUN/kept")" ] && tar -cf "$RUN/kept.tar" -C "$RUN/kept" . && put "$RUN/kept.tar"
-put "$RUN/last.pt"
+# The tool returns at most 8 files of 16 MiB, 64 MiB in all: a file over 15 MiB goes as NAME.part0,
+# NAME.part1, ... (`cat` them); when a wide generator's files would not fit, kept.tar keeps only the
+# EMAs, then last.pt stays behind (the exports still come back).
+MIB=$(( 1024 * 1024 ))
+parts() { local n=$(( ($(stat -c %s "$1") + 15 * MIB - 1) / (15 * MIB) )); echo $(( n < 1 ? 1 : n )); }
+put() { if [ "$(parts "$1")" -eq 1 ]; then cp "$1" "$OUT/"; else split -b 15M -d -a 1 "$1" "$OUT/$(basename "$1").part"; fi; }
+over() {  # the 4 small files (device.log, log.csv, ema, gen) plus these, against the limits
+    local files=4 bytes=$(( 2 * $(stat -c %s "$OUT/ema.safetensors") + MIB )) f
+    for f in "$@"; do files=$(( files + $(parts "$f") )); bytes=$(( bytes + $(stat -c %s "$f") )); done
+    [ "$files" -gt 8 ] || [ "$bytes" -gt $(( ${OUT_MIB:-60} * MIB )) ]
+}
+kept=()
+[ -n "$(ls "$RUN/kept")" ] && tar -cf "$RUN/kept.tar" -C "$RUN/kept" . && kept=("$RUN/kept.tar")
+if [ ${#kept[@]} -gt 0 ] && over "${kept[@]}" "$RUN/last.pt"; then
+    say "over the tool's limits: kept.tar holds the EMAs only"
+    tar -cf "$RUN/kept.tar" -C "$RUN/kept" --exclude 'gen_step_*' .
+fi
+skip_last=
+over "${kept[@]}" "$RUN/last.pt" && { skip_last=1; say "still over: last.pt stays behind (sha256 below)"; }
+for f in "${kept[@]}"; do put "$f"; done
+[ -z "$skip_last" ] && put "$RUN/last.pt"
 sha256sum "$RUN/last.pt" | sed "s|$RUN/||"
 ls -l "$OUT"
 
