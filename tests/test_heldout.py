@@ -1,4 +1,5 @@
 """bench.heldout's crop file (--save-set / --set): what the device run scores its checkpoints on."""
+import math
 import numpy as np
 import pytest
 import torch
@@ -62,3 +63,12 @@ def test_other_scale_model_is_resampled_to_the_track(photos):
     assert bic["bicubic"]["ssim"] > 0.9999  # at x1 the bicubic 'upsampling' is the input itself
     assert r["bicubic"]["psnr"] > 30 and r["bicubic"]["ssim"] > 0.95
     assert r["phone"]["lpips_alex"] == pytest.approx(bic["phone"]["lpips_alex"], abs=0.05)
+
+
+def test_psnr_pools_the_mse_of_a_track():
+    # one crop reconstructed exactly (inf dB alone) and one off by 0.1 everywhere: the track's PSNR is
+    # that of the pooled MSE, (0 + 0.01) / 2 -> 23.01 dB, not a mean of per-crop PSNRs (inf)
+    hr = torch.full((2, 3, 32, 32), 0.5)
+    items = [{"hr": hr[i:i + 1], "lr": {"bicubic": hr[i:i + 1] + 0.1 * i}} for i in range(2)]
+    r = heldout.evaluate(None, items, scale=1, quick=True, lpips_net="alex")
+    assert r["bicubic"]["psnr"] == pytest.approx(-10 * math.log10(0.005), abs=0.01)
