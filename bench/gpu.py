@@ -60,6 +60,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from restorer.facts import COMPARE_KEYS, REGION_KEYS
+
 #: Default output folder of ``gpu.json`` and ``gpu.md``.
 RESULTS = Path(__file__).resolve().parent / "results"
 #: GPU against CPU, any metric (issue 12: LPIPS, DISTS and SSIM within 1e-4; PSNR in dB too).
@@ -186,7 +188,7 @@ def check_metrics(dev: torch.device, c: Check) -> None:
         gpu = compare(x, y, dev)
         c.info[name] = {"cpu": cpu, "gpu": gpu}
         passed = [c.expect(f"{name} {key}: abs(GPU - CPU)", abs(gpu[key] - cpu[key]), METRIC_ATOL)
-                  for key in ("psnr", "ssim", "lpips_alex", "lpips_vgg", "dists")]
+                  for key in COMPARE_KEYS]
         if not all(passed) and dev.type == "cuda":
             _tf32(False)
             try:
@@ -293,7 +295,7 @@ def check_region(dev: torch.device, c: Check) -> None:
         values, times = _drag(rm, boxes, d)
         results[d.type] = {"values": values, "build_s": build, "first_look_s": times[0],
                            "drag_median_s": statistics.median(times[1:])}
-    for key in ("psnr", "ssim", "lpips_alex"):
+    for key in REGION_KEYS:
         worst = max(abs(g[key] - p[key]) for g, p in zip(results[dev.type]["values"], results["cpu"]["values"]))
         c.expect(f"{key}: abs(GPU - CPU), worst of {len(boxes)} boxes", worst, METRIC_ATOL)
     for step in ("first_look_s", "drag_median_s"):
@@ -329,14 +331,15 @@ CHECKS = (check_metrics, check_precision, check_auto_tile, check_region, check_r
 
 
 def gpu_device(name: str) -> torch.device | None:
-    """The GPU to check: ``cuda`` or ``mps`` when asked and available; for ``auto``, CUDA
-    then MPS; None when there is none."""
-    if name in ("auto", "cuda") and torch.cuda.is_available():
-        return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if name in ("auto", "mps") and mps is not None and mps.is_available():
-        return torch.device("mps")
-    return None
+    """The GPU to check (:func:`restorer.device.pick_device`: for ``auto``, CUDA then MPS);
+    None when the name gives the CPU or a GPU that is not here."""
+    from restorer.device import pick_device
+
+    try:
+        dev = pick_device(name)
+    except ValueError:
+        return None
+    return None if dev.type == "cpu" else dev
 
 
 def environment(dev: torch.device) -> dict:

@@ -47,6 +47,8 @@ import numpy as np
 import torch
 from PIL import Image
 
+from restorer.facts import REGION_KEYS
+
 #: Default output folder of ``metrics.json`` and ``metrics.md``.
 RESULTS = Path(__file__).resolve().parent / "results"
 ROOT = Path(__file__).resolve().parents[1]
@@ -232,7 +234,7 @@ def region_accuracy() -> dict:
     whole = compare(x, y)
     full = rm.region((0, 0, w, h))
     rng = np.random.default_rng(0)
-    dev = {k: [] for k in ("psnr", "ssim", "lpips_alex")}
+    dev = {k: [] for k in REGION_KEYS}
     rel, partial_vs_full, map_rel = [], [], []
     done = RegionMetrics(x, y)
     heat = done.lpips_map()  # fills the whole cache
@@ -410,7 +412,7 @@ def _md_accuracy(acc: dict) -> list[str]:
         "| metric | mean abs deviation | max abs deviation |",
         "|---|---|---|",
     ]
-    for k in ("psnr", "ssim", "lpips_alex"):
+    for k in REGION_KEYS:
         lines.append(f"| {k} | {acc['region_vs_crop_mean_abs'][k]:.2e} | {acc['region_vs_crop_max_abs'][k]:.2e} |")
     lines += [
         "",

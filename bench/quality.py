@@ -45,6 +45,7 @@ from PIL import Image
 from bench.photos import benchmark_photos
 from bench.tables import metric_cells, metric_header, metric_keys
 from restorer.inference import restore
+from restorer.facts import DEFAULT_MODEL, HEADLINE_KEYS
 from restorer.io import from_pil
 from restorer.metrics import compare
 from restorer.models import load_model
@@ -52,7 +53,7 @@ from restorer.models import load_model
 #: Default output folder of the result files.
 RESULTS = Path(__file__).resolve().parent / "results"
 #: Metric columns of the all-tracks summary (every metric is in the per-track files).
-SUMMARY = ["lpips_alex", "dists", "psnr", "ssim"]
+SUMMARY = list(HEADLINE_KEYS)
 #: The benchmark's tracks (see :func:`degrade_lr`).
 TRACKS = ("bicubic", "realistic", "jpeg")
 #: JPEG quality range of the ``jpeg`` track, spread evenly over the photos in order.
@@ -231,7 +232,7 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI for ``python main.py bench quality``: run :func:`run` for the chosen
-    track(s) (default both; model default ``restorer-x4``; default crop 384x288)
+    track(s) (default both; model default: the default bundled model; default crop 384x288)
     and print the Markdown tables.
 
     Args:
@@ -265,7 +266,7 @@ def main(argv: list[str] | None = None) -> int:
             p.error(f"--crop must be WxH with positive multiples of 4, or 0; got {args.crop!r}")
     results = {}
     for track in (TRACKS if args.track == "all" else [args.track]):
-        results[track] = run(args.model or ["restorer-x4"], args.out, scale=args.scale, track=track, crop=crop,
+        results[track] = run(args.model or [DEFAULT_MODEL], args.out, scale=args.scale, track=track, crop=crop,
                              realesrgan=args.realesrgan)
         print((args.out / f"quality_x{args.scale}_{track}.md").read_text())
     if args.track == "all":

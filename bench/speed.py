@@ -25,6 +25,7 @@ from pathlib import Path
 
 import torch
 
+from restorer.facts import DEFAULT_MODEL
 from restorer.models import load_model
 
 #: Default output folder of ``speed.json`` and ``speed.md``.
@@ -46,7 +47,7 @@ def _best_seconds(fns: list, x: torch.Tensor, repeats: int) -> list[float]:
     return best
 
 
-def run(model_name: str = "restorer-x4", size: int = 128, threads: int = 2, repeats: int = 15,
+def run(model_name: str = DEFAULT_MODEL, size: int = 128, threads: int = 2, repeats: int = 15,
         out_dir: Path = RESULTS) -> dict:
     """Time our generator against SRVGGNetCompact (realesr-general-x4v3 size).
 
@@ -130,7 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         SystemExit: argparse usage error (2) or ``--help`` (0).
     """
     p = argparse.ArgumentParser(prog="restorer bench speed")
-    p.add_argument("--model", default="restorer-x4")
+    p.add_argument("--model", default=DEFAULT_MODEL)
     p.add_argument("--size", type=int, default=128)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--repeats", type=int, default=15)

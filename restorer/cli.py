@@ -14,8 +14,8 @@ import sys
 import warnings
 from pathlib import Path
 
-from restorer.facts import (DEFAULT_PRECISION, DEFAULT_TILE, METRICS, MIN_SIDE, PRECISIONS, SAVE_FORMATS, Metric,
-                            first_line, format_value)
+from restorer.facts import (BUNDLED_MODELS, DEFAULT_MODEL, DEFAULT_PRECISION, DEFAULT_TILE, METRICS, MIN_SIDE,
+                            PRECISIONS, SAVE_FORMATS, Metric, first_line, format_value)
 
 __all__ = ["main", "build_parser"]
 
@@ -114,8 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--scale", type=_positive_float, default=None,
                    help="output scale (default: the model's native scale; others are resampled)")
     r.add_argument("--model", default=None,
-                   help="bundled model name (restorer-x4, restorer-x2), a model file, or a file in the models folder "
-                        "(see 'restorer models')")
+                   help=f"bundled model name ({', '.join(BUNDLED_MODELS)}; default {DEFAULT_MODEL}), a model file, "
+                        "or a file in the models folder (see 'restorer models')")
     r.add_argument("--tile", type=_tile_arg, default=DEFAULT_TILE,
                    help="tile side in input pixels, 0 = whole image, auto = from free memory (default auto)")
     r.add_argument("--tile-pad", type=int, default=None, help="context around each tile (default: receptive field)")

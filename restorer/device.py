@@ -50,6 +50,18 @@ def pick_device(name: str = "auto") -> torch.device:
     return dev
 
 
+def available_devices() -> list[str]:
+    """The device names :func:`pick_device` accepts here, for a device list: ``auto``, ``cpu``,
+    then ``cuda`` (and ``cuda:N`` for each GPU when there are several) and ``mps`` where available."""
+    names = ["auto", "cpu"]
+    if torch.cuda.is_available():
+        n = torch.cuda.device_count()
+        names += ["cuda"] + ([f"cuda:{i}" for i in range(n)] if n > 1 else [])
+    if _mps_available():
+        names.append("mps")
+    return names
+
+
 def _mps_available() -> bool:
     return getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available()
 

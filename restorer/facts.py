@@ -11,8 +11,9 @@ from typing import NamedTuple
 
 __all__ = ["SAVE_FORMATS", "IMAGE_EXTENSIONS", "OPEN_EXTENSIONS", "MIN_SIDE", "scale_tag", "output_name",
            "PRECISIONS", "DEFAULT_PRECISION", "DEFAULT_TILE",
-           "Metric", "METRICS", "HIGHER_IS_BETTER", "format_value", "first_line",
-           "Pair", "AFTER_BEFORE", "AFTER_REF", "BEFORE_REF", "CONSISTENCY", "PAIRS"]
+           "Metric", "METRICS", "COMPARE_KEYS", "REGION_KEYS", "HEADLINE_KEYS", "HIGHER_IS_BETTER", "format_value", "first_line",
+           "Pair", "AFTER_BEFORE", "AFTER_REF", "BEFORE_REF", "CONSISTENCY", "PAIRS",
+           "MODEL_EXTENSIONS", "BUNDLED_MODELS", "DEFAULT_MODEL", "SCALES", "DEFAULT_SCALE"]
 
 # ------------------------------------------------------------------- files
 #: Output extensions and the Pillow format each is written in (what ``restorer.io.save_image`` can encode).
@@ -42,6 +43,18 @@ def output_name(source: str | Path, scale: float) -> str:
     path = Path(source)
     ext = path.suffix.lower()
     return f"{path.stem}_{scale_tag(scale)}{ext if ext in SAVE_FORMATS else '.png'}"
+
+
+# ------------------------------------------------------------------ models
+#: File extensions of model files (spandrel's loader supports exactly these).
+MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
+#: Bundled model names -> file names in ``weights/`` (:func:`restorer.models.weights_dir`).
+BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors", "restorer-x2": "restorer_x2.safetensors"}
+#: The bundled model used when no name is given (CLI, window, benchmarks).
+DEFAULT_MODEL = "restorer-x4"
+#: The output scales the window offers (the bundled models' native scales), and its default.
+SCALES = (2, 4)
+DEFAULT_SCALE = 4
 
 
 # -------------------------------------------------------------------- runs
@@ -91,6 +104,13 @@ METRICS = {m.key: m for m in (
     Metric("ssim", "SSIM", "", True, 4),
     Metric("psnr_y", "PSNR (luma Y)", "dB", True, 2),
 )}
+
+#: What ``restorer.metrics.compare`` returns (``psnr_y`` only with ``luma=True``).
+COMPARE_KEYS = ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")
+#: What ``restorer.metrics.RegionMetrics.region`` returns for a region (the cheap, live subset).
+REGION_KEYS = ("lpips_alex", "psnr", "ssim")
+#: The headline metrics: export captions and the benchmark's summary table.
+HEADLINE_KEYS = ("lpips_alex", "dists", "psnr", "ssim")
 
 #: For each key of ``restorer.metrics.compare``: True when a higher value is better.
 HIGHER_IS_BETTER = {key: m.higher_is_better for key, m in METRICS.items()}

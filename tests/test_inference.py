@@ -7,7 +7,7 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from restorer.device import pick_device, pick_dtype
+from restorer.device import available_devices, pick_device, pick_dtype
 from restorer.inference import Cancelled, restore
 from restorer.models import ModelLoadError, RestorerCompact, load_model
 from restorer.tiling import default_tile_pad
@@ -90,6 +90,9 @@ def test_precision_and_device_choice():
         assert pick_device("auto").type in ("cpu", "mps")
         with pytest.raises(ValueError, match="CUDA"):
             pick_device("cuda")
+    names = available_devices()  # every name listed is one pick_device accepts here
+    assert names[:2] == ["auto", "cpu"] and all(pick_device(n).type in ("cpu", "cuda", "mps") for n in names)
+    assert ("cuda" in names) == torch.cuda.is_available()
 
 
 def test_restore_other_scale_and_alpha(model, photo_like):

@@ -16,6 +16,7 @@ import torch.nn.functional as F
 from conftest import reference_lpips
 from restorer.metrics import (RegionMetrics, compare, consistency, get_dists, get_lpips, lpips_map, psnr, ssim,
                               ssim_map)
+from restorer.facts import REGION_KEYS
 from restorer.metrics.lpips import combine_stage_maps
 from restorer.metrics.tiled import blocks, dists_tiled, lpips_stage_maps, lpips_tiled, ssim_tiled
 
@@ -97,7 +98,8 @@ def test_region_metrics_whole_and_partition(pair):
         assert whole[key] == pytest.approx(full[key], abs=1e-6), key
     assert rm.cached_fraction == 1.0
     everything = rm.region((0, 0, 224, 160))
-    for key in ("psnr", "ssim", "lpips_alex"):
+    assert set(everything) == set(REGION_KEYS)
+    for key in REGION_KEYS:
         assert everything[key] == pytest.approx(full[key], abs=1e-6), key
     # Over any partition, the area-weighted mean of region LPIPS is the whole-image LPIPS.
     boxes = [(0, 0, 101, 63), (101, 0, 224, 63), (0, 63, 37, 160), (37, 63, 224, 160)]

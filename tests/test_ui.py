@@ -401,9 +401,9 @@ def test_whole_image_metrics_match_the_engine(qtbot, window, small_png):
     ref_values = restorer.metrics.compare(window.result.rgb, window.before)
     for key in ("psnr", "ssim", "lpips_alex", "lpips_vgg", "dists"):
         assert values[key] == pytest.approx(ref_values[key], abs=1e-5)
-    from ui.metrics_panel import METRICS
+    from ui.metrics_panel import WHOLE_ROWS
 
-    row = {key: i for i, (key, *_rest) in enumerate(METRICS)}
+    row = {key: i for i, (key, *_rest) in enumerate(WHOLE_ROWS)}
     assert window.metrics_panel.table.item(row["psnr"], 0).text() == f"{values['psnr']:.2f}"
     assert window.metrics_panel.table.item(row["lpips_alex"], 4).text() == "lower is better"
     cons = window.metrics_panel.values["consistency"]

@@ -13,15 +13,15 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Qt, Signal
 from PySide6.QtWidgets import QFileDialog, QListWidget, QListWidgetItem, QMenu, QWidget
 
-from restorer.facts import (AFTER_BEFORE, AFTER_REF, BEFORE_REF, METRICS, OPEN_EXTENSIONS, PAIRS, SAVE_FORMATS,
-                            first_line, format_value, output_name)
+from restorer.facts import (AFTER_BEFORE, AFTER_REF, BEFORE_REF, HEADLINE_KEYS, METRICS, MODEL_EXTENSIONS,
+                            OPEN_EXTENSIONS, PAIRS, SAVE_FORMATS, first_line, format_value, output_name)
 
 from .export import compose_side_by_side, compose_slider
 from .jobs import Job, quiet_gc
 from .operations import Op, Operations
 from .pyramid import ImagePyramid
 from .qimage import qimage_to_tensor, tensor_to_qimage
-from .run_options import MODEL_SUFFIXES, RunOptions
+from .run_options import RunOptions
 from .session import Document, Session
 from .settings import Settings
 from .views import ComparisonWorkbench
@@ -34,7 +34,7 @@ OPEN_FILTER = f"Images ({' '.join('*' + ext for ext in sorted(OPEN_EXTENSIONS))}
 SAVE_FILTERS = {fmt: f"{fmt} ({' '.join('*' + e for e, f in SAVE_FORMATS.items() if f == fmt)})"
                 for fmt in dict.fromkeys(SAVE_FORMATS.values())}
 #: Metrics in export captions, in caption order.
-CAPTION_METRICS = [METRICS[k] for k in ("lpips_alex", "dists", "psnr", "ssim")]
+CAPTION_METRICS = [METRICS[k] for k in HEADLINE_KEYS]
 
 
 def decode(job: Job, path: Path):
@@ -122,7 +122,7 @@ class FileOperations(QObject):
             p = Path(raw)
             if p.is_dir():
                 images += sorted(c for c in p.iterdir() if c.is_file() and c.suffix.lower() in OPEN_EXTENSIONS)
-            elif p.suffix.lower() in MODEL_SUFFIXES:
+            elif p.suffix.lower() in MODEL_EXTENSIONS:
                 self.options.set_model_file(p)
             else:
                 images.append(p)

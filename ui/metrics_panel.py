@@ -22,21 +22,21 @@ from PySide6.QtWidgets import (
 from restorer import facts
 from restorer.facts import format_value
 
-__all__ = ["MetricsPanel", "METRICS", "REGION_ROWS", "PAIRS", "WHOLE_PAIRS"]
+__all__ = ["MetricsPanel", "WHOLE_ROWS", "REGION_ROWS", "REGION_PAIRS", "WHOLE_PAIRS"]
 
 #: Rows of the whole-image table (:data:`restorer.facts.METRICS`: key, name, unit, direction, decimals).
-METRICS = [facts.METRICS[key] for key in ("lpips_alex", "lpips_vgg", "dists", "psnr", "ssim")]
+WHOLE_ROWS = [facts.METRICS[key] for key in facts.COMPARE_KEYS]
 
 #: Rows of the visible-region table (keys of ``restorer.metrics.RegionMetrics.region``).
-REGION_ROWS = [m for m in METRICS if m.key in ("lpips_alex", "psnr", "ssim")]
+REGION_ROWS = [m for m in WHOLE_ROWS if m.key in facts.REGION_KEYS]
 
 #: Columns of the region table (:data:`restorer.facts.PAIRS`).
-PAIRS = [facts.PAIRS[key] for key in (facts.AFTER_BEFORE, facts.AFTER_REF, facts.BEFORE_REF)]
+REGION_PAIRS = [facts.PAIRS[key] for key in (facts.AFTER_BEFORE, facts.AFTER_REF, facts.BEFORE_REF)]
 
-#: Columns of the whole-image table: ``PAIRS`` plus the no-reference consistency
+#: Columns of the whole-image table: ``REGION_PAIRS`` plus the no-reference consistency
 #: readout (the restored image downscaled back to the input's size, against the
 #: input: ``restorer.metrics.consistency``; PSNR, SSIM and LPIPS-Alex only).
-WHOLE_PAIRS = PAIRS + [facts.PAIRS[facts.CONSISTENCY]]
+WHOLE_PAIRS = REGION_PAIRS + [facts.PAIRS[facts.CONSISTENCY]]
 
 
 def _make_table(parent: QWidget, rows: list[facts.Metric], pairs: list[facts.Pair]) -> QTableWidget:
@@ -73,7 +73,7 @@ def _blank(table: QTableWidget, rows: int, col: int, text: str = "–") -> None:
 
 class MetricsPanel(QWidget):
     """Two tables of metric values (rows) per image pair (columns): the whole
-    image (``table``, rows ``METRICS``) and the visible region
+    image (``table``, rows ``WHOLE_ROWS``) and the visible region
     (``region_table``, rows ``REGION_ROWS``), plus one message line.
 
     LPIPS and DISTS are unitless, PSNR in dB, SSIM unitless. "–" means no
@@ -83,8 +83,8 @@ class MetricsPanel(QWidget):
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__(parent)
-        self.table = _make_table(self, METRICS, WHOLE_PAIRS)
-        self.region_table = _make_table(self, REGION_ROWS, PAIRS)
+        self.table = _make_table(self, WHOLE_ROWS, WHOLE_PAIRS)
+        self.region_table = _make_table(self, REGION_ROWS, REGION_PAIRS)
         self.whole_title = QLabel("<b>Whole image</b>", self)
         self.region_title = QLabel("<b>Visible region</b>", self)
         self.message = QLabel(self)
@@ -113,13 +113,13 @@ class MetricsPanel(QWidget):
             if pairs is not None and pair not in pairs:
                 continue
             self.values.pop(pair, None)
-            _blank(self.table, len(METRICS), col)
+            _blank(self.table, len(WHOLE_ROWS), col)
         if pairs is None:
             self.clear_region()
 
     def clear_region(self, pairs: tuple[str, ...] | None = None) -> None:
         """Blank the given pair columns (all when None) of the region table."""
-        for col, pair in enumerate(p.key for p in PAIRS):
+        for col, pair in enumerate(p.key for p in REGION_PAIRS):
             if pairs is not None and pair not in pairs:
                 continue
             self.region_values.pop(pair, None)
@@ -132,7 +132,7 @@ class MetricsPanel(QWidget):
         """Mark whole-image columns as being computed."""
         for col, pair in enumerate(p.key for p in WHOLE_PAIRS):
             if pair in pairs:
-                for row in range(len(METRICS)):
+                for row in range(len(WHOLE_ROWS)):
                     self.table.item(row, col).setText("…")
 
     def set_values(self, pair: str, values: dict[str, float]) -> None:
@@ -143,7 +143,7 @@ class MetricsPanel(QWidget):
         """
         col = [p.key for p in WHOLE_PAIRS].index(pair)
         self.values[pair] = dict(values)
-        for row, m in enumerate(METRICS):
+        for row, m in enumerate(WHOLE_ROWS):
             text = format_value(float(values[m.key]), m.decimals) if m.key in values else "–"
             self.table.item(row, col).setText(text)
 
@@ -154,7 +154,7 @@ class MetricsPanel(QWidget):
         self.region_box = tuple(box)
         x0, y0, x1, y1 = box
         self.region_title.setText(f"<b>Visible region</b> x {x0}–{x1}, y {y0}–{y1} ({x1 - x0}×{y1 - y0} px)")
-        for col, pair in enumerate(p.key for p in PAIRS):
+        for col, pair in enumerate(p.key for p in REGION_PAIRS):
             if pair not in values:
                 self.region_values.pop(pair, None)
                 _blank(self.region_table, len(REGION_ROWS), col)
@@ -179,8 +179,8 @@ class MetricsPanel(QWidget):
         per metric: label, a value per pair, direction), for the clipboard."""
         lines = []
         region_title = self.region_title.text().replace("<b>", "").replace("</b>", "")
-        for title, table, rows, pairs in (("Whole image", self.table, METRICS, WHOLE_PAIRS),
-                                          (region_title, self.region_table, REGION_ROWS, PAIRS)):
+        for title, table, rows, pairs in (("Whole image", self.table, WHOLE_ROWS, WHOLE_PAIRS),
+                                          (region_title, self.region_table, REGION_ROWS, REGION_PAIRS)):
             lines.append("\t".join([title] + [p.title for p in pairs] + ["Direction"]))
             for r, m in enumerate(rows):
                 lines.append("\t".join([m.label] + [table.item(r, c).text() for c in range(len(pairs) + 1)]))

@@ -17,38 +17,27 @@ from PySide6.QtCore import QObject, Qt, QTimer, Signal
 from PySide6.QtGui import QValidator
 from PySide6.QtWidgets import QComboBox, QFileDialog, QLabel, QSpinBox, QToolBar, QWidget
 
-from restorer.facts import DEFAULT_PRECISION, DEFAULT_TILE, PRECISIONS
+from restorer.facts import (BUNDLED_MODELS, DEFAULT_MODEL, DEFAULT_PRECISION, DEFAULT_SCALE, DEFAULT_TILE,
+                            MODEL_EXTENSIONS, PRECISIONS, SCALES)
 
 from .jobs import Job, quiet_gc
 from .operations import Operations
 from .settings import Settings
 
-__all__ = ["RunOptions", "TileSpin", "MODEL_SUFFIXES", "DEFAULT_MODEL"]
+__all__ = ["RunOptions", "TileSpin"]
 
-MODEL_FILTER = "Model files (*.safetensors *.pth *.pt *.ckpt);;All files (*)"
-#: Extensions of model files (opened from the model list, or dropped on the window).
-MODEL_SUFFIXES = {".safetensors", ".pth", ".pt", ".ckpt"}
-#: The bundled model listed before the warm-up has found the others.
-DEFAULT_MODEL = "restorer-x4"
+MODEL_FILTER = f"Model files ({' '.join('*' + ext for ext in MODEL_EXTENSIONS)});;All files (*)"
 _OPEN_MODEL = "__open_model_file__"
 
 
 def _warm_up_work(job: Job) -> tuple[list[str], list[str]]:
     """Worker thread: import the engine (torch) and list bundled models and devices."""
     with quiet_gc():  # a big import: no long GC pauses meanwhile (see quiet_gc)
-        import torch
-
         import spandrel  # noqa: F401 - its architectures now, not during the first run
+        from restorer.device import available_devices  # imports torch
         from restorer.metrics import RegionMetrics  # noqa: F401 - imported now, not at the first readout
-        from restorer.models import BUNDLED_MODELS
 
-    devices = ["auto", "cpu"]
-    if torch.cuda.is_available():
-        n = torch.cuda.device_count()
-        devices += ["cuda"] + ([f"cuda:{i}" for i in range(n)] if n > 1 else [])
-    if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-        devices.append("mps")
-    return list(BUNDLED_MODELS), devices
+    return list(BUNDLED_MODELS), available_devices()
 
 
 _WORDS = {-1: "auto", 0: "off"}  # TileSpin's values shown as words
@@ -127,15 +116,15 @@ class RunOptions(QObject):
         self._parent, self._ops = parent, ops
         self.warmed_up = False
         self.model_combo = QComboBox(parent)
-        self.model_combo.addItem(DEFAULT_MODEL, DEFAULT_MODEL)
+        self.model_combo.addItem(DEFAULT_MODEL, DEFAULT_MODEL)  # the others once the warm-up has listed them
         self.model_combo.addItem("Open model file…", _OPEN_MODEL)
         self.model_combo.setToolTip("Generator: a bundled model, or any model file spandrel can load (remembered)")
         self.model_combo.activated.connect(self._on_model_activated)
         self._model_index = 0
         self.scale_combo = QComboBox(parent)
-        self.scale_combo.addItem("×2", 2)
-        self.scale_combo.addItem("×4", 4)
-        self.scale_combo.setCurrentIndex(1)
+        for scale in SCALES:
+            self.scale_combo.addItem(f"×{scale}", scale)
+        self.scale_combo.setCurrentIndex(SCALES.index(DEFAULT_SCALE))
         self.tile_spin = TileSpin(parent)
         self.tile_spin.tile = DEFAULT_TILE
         self.device_combo = QComboBox(parent)
@@ -222,8 +211,8 @@ class RunOptions(QObject):
                 self.model_combo.insertItem(self.model_combo.count() - 1, last, last)  # a bundled name
             if self.model_combo.findData(last) >= 0:
                 self._select(self.model_combo.findData(last))
-        if self.scale_combo.findData(s.value("run/scale", 4, int)) >= 0:
-            self.scale_combo.setCurrentIndex(self.scale_combo.findData(s.value("run/scale", 4, int)))
+        if (index := self.scale_combo.findData(s.value("run/scale", DEFAULT_SCALE, int))) >= 0:
+            self.scale_combo.setCurrentIndex(index)
         self.tile = None if s.value("run/tile", "") == "auto" else s.value("run/tile", DEFAULT_TILE, int)
         self.device = s.value("run/device", "auto")
         self.precision = s.value("run/precision", DEFAULT_PRECISION)

@@ -29,15 +29,12 @@ from __future__ import annotations
 from importlib import resources
 from pathlib import Path
 
-from ..facts import first_line
+from ..facts import BUNDLED_MODELS, DEFAULT_MODEL, MODEL_EXTENSIONS, first_line
 from .generator import RestorerCompact
 
 __all__ = ["RestorerCompact", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
            "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS", "registry",
            "read_state_dict"]
-
-#: File extensions of model files (spandrel's loader supports exactly these).
-MODEL_EXTENSIONS = (".safetensors", ".pth", ".pt", ".ckpt")
 
 
 class ModelLoadError(Exception):
@@ -62,11 +59,6 @@ def weights_dir() -> Path:
         return Path(str(packaged))
     return Path(__file__).resolve().parents[2] / "weights"
 
-
-#: Bundled model names -> file names in ``weights/``.
-BUNDLED_MODELS = {"restorer-x4": "restorer_x4.safetensors", "restorer-x2": "restorer_x2.safetensors"}
-#: The bundled model used when no name is given.
-DEFAULT_MODEL = "restorer-x4"
 
 _registry = None
 

@@ -55,6 +55,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 
 from restorer.degradations import FAMILIES, DegradationConfig, MixConfig, SecondOrderConfig
+from restorer.device import pick_device
 from restorer.models.discriminator import UNetDiscriminatorSN
 from restorer.models.generator import RestorerCompact
 from restorer.train.config import TrainConfig
@@ -235,10 +236,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     rank, world, local_rank, own_group = _distributed()
     if rank == 0 and (note := autogroup_warning()):
         warnings.warn(note, stacklevel=2)
-    if cfg.device == "auto":
-        device = torch.device("cuda", local_rank) if torch.cuda.is_available() else torch.device("cpu")
-    else:
-        device = torch.device(cfg.device)
+    device = pick_device(cfg.device)  # auto: CUDA, then MPS, then CPU
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank)  # torch.cuda.set_device refuses a device without an index
     if device.type == "cuda":
