@@ -34,7 +34,6 @@ import torch
 from bench.tables import metric_cells, metric_header, metric_keys
 from restorer.degradations import FAMILIES, MixConfig, bicubic_downscale, degrade_family
 from restorer.facts import METRICS
-from restorer.models.generator import RestorerCompact
 from restorer.train.data import load_photos
 
 #: Tracks of the held-out set: the clean downscale, then the degraded families.
@@ -108,16 +107,10 @@ def load_generator(spec: str) -> torch.nn.Module:
         from restorer.train.teacher import load_realesrgan_x4plus
 
         return load_realesrgan_x4plus()
-    path, _, part = spec.partition(":")
-    if path.endswith(".safetensors"):
-        from restorer.models import load_model
+    from restorer.models import load_model
 
-        return load_model(path).model.eval()
-    ck = torch.load(path, map_location="cpu", weights_only=True)
-    c = ck["config"]
-    g = RestorerCompact(num_feat=c["num_feat"], num_conv=c["num_conv"], scale=c["scale"])
-    g.load_state_dict(ck[part or "ema"])
-    return g.eval()
+    path, _, part = spec.partition(":")
+    return load_model(path, part or "ema").model.eval()
 
 
 def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, quick: bool = False,

@@ -68,8 +68,13 @@ def test_gan_stage_runs_and_exports(data_dir, tmp_path):
     out = export_generator(ck, tmp_path / "g.safetensors")
     desc = load_model(str(out))
     assert desc.architecture.id == "RestorerCompact" and desc.scale == 4
-    ema = torch.load(ck, weights_only=True)["ema"]
-    assert torch.equal(desc.model.state_dict()["head.weight"], ema["head.weight"])
+    saved = torch.load(ck, weights_only=True)
+    assert torch.equal(desc.model.state_dict()["head.weight"], saved["ema"]["head.weight"])
+    # the checkpoint itself loads too (restore --model runs/x/last.pt, bench.heldout): EMA by default
+    for generator in ("ema", "gen"):
+        direct = load_model(str(ck), generator).model.state_dict()
+        assert torch.equal(direct["head.weight"], saved[generator]["head.weight"]), generator
+    assert not torch.equal(saved["ema"]["head.weight"], saved["gen"]["head.weight"])
 
 
 def test_losses_values():

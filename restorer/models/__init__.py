@@ -34,7 +34,7 @@ from .generator import RestorerCompact
 
 __all__ = ["RestorerCompact", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
            "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS", "registry",
-           "read_state_dict"]
+           "read_state_dict", "CHECKPOINT_GENERATORS"]
 
 
 class ModelLoadError(Exception):
@@ -172,15 +172,22 @@ def resolve_model_path(name: str | None) -> Path:
                          f"models folder: {folder})")
 
 
-def read_state_dict(path: Path) -> dict:
+#: The generators a training checkpoint (``last.pt``, ``step_N.pt`` of :func:`restorer.train.loop.train`)
+#: holds: its EMA (what gets exported and shipped) and the raw one.
+CHECKPOINT_GENERATORS = ("ema", "gen")
+
+
+def read_state_dict(path: Path, generator: str = "ema") -> dict:
     """Read a model file's tensors without running code from it (module docstring).
 
     Args:
         path: a ``.safetensors``, ``.pth``, ``.pt`` or ``.ckpt`` file.
+        generator: of a training checkpoint, which generator (:data:`CHECKPOINT_GENERATORS`).
 
     Returns:
         What the file holds: a state dict, possibly wrapped (``params_ema``,
-        ``state_dict``...; spandrel unwraps it), on the CPU.
+        ``state_dict``...; spandrel unwraps it), on the CPU; of a training checkpoint,
+        the ``generator``'s state dict.
 
     Raises:
         ValueError: a TorchScript archive (it carries code).
@@ -200,7 +207,10 @@ def read_state_dict(path: Path) -> dict:
             if any("/code/" in n or n.startswith("code/") for n in zf.namelist()):
                 raise ValueError("not loaded: a TorchScript archive carries code; use a state dict "
                                  "(.pth/.safetensors)")
-    return torch.load(path, map_location="cpu", weights_only=True)
+    obj = torch.load(path, map_location="cpu", weights_only=True)
+    if isinstance(obj, dict) and {"config", *CHECKPOINT_GENERATORS} <= obj.keys():  # a training checkpoint
+        return obj[generator]
+    return obj
 
 
 def _reason(exc: BaseException) -> str:
@@ -223,11 +233,12 @@ def _reason(exc: BaseException) -> str:
     return first_line(exc).split(". ")[0]  # torch adds paragraphs of advice after the first sentence
 
 
-def load_model(name: str | None = None):
+def load_model(name: str | None = None, generator: str = "ema"):
     """Load a generator as a spandrel ``ImageModelDescriptor`` in eval mode on the CPU.
 
     Args:
-        name: bundled model name, or a path to a model file (see module docstring).
+        name: bundled model name, or a path to a model file (see module docstring); a training
+            checkpoint loads as its EMA generator, or its raw one with ``generator="gen"``.
 
     Returns:
         ``spandrel.ImageModelDescriptor`` in float32; call ``.to(device)`` and
@@ -248,7 +259,7 @@ def load_model(name: str | None = None):
     if path.is_file() and path.stat().st_size == 0:
         raise ModelLoadError(f"{path}: cannot load model (empty file, 0 bytes)")
     try:
-        desc = ModelLoader(registry=registry()).load_from_state_dict(read_state_dict(path))
+        desc = ModelLoader(registry=registry()).load_from_state_dict(read_state_dict(path, generator))
     except UnsupportedModelError:
         raise ModelLoadError(f"{path}: unsupported model architecture (spandrel does not recognise it)") from None
     except Exception as exc:  # noqa: BLE001 - any loader failure becomes one line
