@@ -405,7 +405,7 @@ class MainWindow(QMainWindow):
         if not self._closing:
             self.save_settings()
         self._closing = True
-        self.queue.stop(wait=False)
+        self.queue.stop()
         self.ops.drain()
         self._status_timer.stop()
         super().closeEvent(event)

@@ -217,15 +217,18 @@ class RunQueue(QObject):
     finished = Signal(object, object)
     drained = Signal()
 
-    def __init__(self, make_work, parent: QObject | None = None, ops: Operations | None = None) -> None:
+    def __init__(self, make_work, ops: Operations, parent: QObject | None = None) -> None:
         super().__init__(parent)
         self._make_work = make_work
-        self._ops = ops if ops is not None else Operations(self)
+        self._ops = ops  # the window's: its drain() on close waits for the running item too
         self.items: list[QueueItem] = []
-        self.job: Job | None = None
         self.running: QueueItem | None = None
         self._op: Op | None = None
-        self._stopped = False
+
+    @property
+    def job(self) -> Job | None:
+        """The running item's job (None when idle)."""
+        return self._op.job if self._op is not None else None
 
     def add(self, item: QueueItem, first: bool = False) -> QueueItem:
         """Append ``item`` (or put it first among the waiting ones) and start if idle."""
@@ -239,39 +242,32 @@ class RunQueue(QObject):
         return item
 
     def pending(self) -> list[QueueItem]:
-        """Items still waiting."""
+        """The waiting items, in the order they will run."""
         return [i for i in self.items if i.status == "waiting"]
 
     def is_running(self) -> bool:
-        """True while an item runs."""
-        return self.job is not None
+        """True from an item's start until its outcome is handled (the Cancel button's state)."""
+        return self._op is not None
 
     def cancel_current(self) -> None:
         """Ask the running item to stop between tiles (the queue then goes on)."""
-        if self.job is not None:
-            self.job.cancel()
+        if self._op is not None:
+            self._op.cancel()
 
     def clear_pending(self) -> None:
         """Drop the waiting items and the finished ones from the list."""
         self.items = [i for i in self.items if i is self.running]
         self.changed.emit()
 
-    def stop(self, wait: bool = True) -> None:
-        """Cancel everything (window closing / new document): drop waiting items,
-        cancel the running one and, when ``wait``, wait for its thread."""
-        self._stopped = True
-        for i in self.items:
-            if i.status == "waiting":
-                i.status = "cancelled"
-        job = self.job
-        if job is not None:
-            job.cancel()
-            if wait:
-                job.wait()
-        self._stopped = False
+    def stop(self) -> None:
+        """Cancel everything (window closing / new document): the waiting items are marked
+        cancelled and the running one is asked to stop (``Operations.drain`` waits for it)."""
+        for i in self.pending():
+            i.status = "cancelled"
+        self.cancel_current()
 
     def _next(self) -> None:
-        if self.job is not None or self._stopped:
+        if self._op is not None:
             return
         waiting = self.pending()
         if not waiting:
@@ -287,7 +283,6 @@ class RunQueue(QObject):
               .cancelled(lambda: self._end(op, item, "cancelled", None)))
         self._op, self.running = op, item
         op.run()
-        self.job = op.job
         self.started.emit(item)
         self.changed.emit()
 
@@ -299,7 +294,7 @@ class RunQueue(QObject):
     def _end(self, op: Op, item: QueueItem, status: str, outcome) -> None:
         if op is not self._op:
             return
-        self._op, self.job, self.running = None, None, None
+        self._op, self.running = None, None
         item.status = status
         if status == "failed":
             item.message = first_line(outcome)

@@ -59,7 +59,7 @@ class Runs(QObject):
                  parent: QWidget) -> None:
         super().__init__(parent)
         self.session, self.options, self.workbench = session, options, workbench
-        self.queue = RunQueue(self._make_work, self, ops=ops)
+        self.queue = RunQueue(self._make_work, ops, self)
         self.queue.started.connect(self._on_started)
         self.queue.progress.connect(self._on_progress)
         self.queue.tile.connect(self._on_tile)
