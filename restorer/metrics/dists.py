@@ -35,6 +35,9 @@ __all__ = ["DISTS", "get_dists"]
 _STAGES = ((0, 4), (5, 9), (10, 16), (17, 23), (24, 30))
 _CHANNELS = (3, 64, 128, 256, 512, 512)
 _C1 = _C2 = 1e-6
+#: Smallest side DISTS accepts: four stride-2 L2 poolings leave the last stage 1 pixel wide
+#: (a term of :data:`restorer.facts.MIN_SIDE`).
+MIN_SIZE = 16
 _MEAN = (0.485, 0.456, 0.406)
 _STD = (0.229, 0.224, 0.225)
 
@@ -106,8 +109,9 @@ class DISTS(nn.Module):
             ValueError: shapes differ, are not (N, 3, H, W), or are smaller than 16x16.
         """
         check_pair(x, y, channels=3)
-        if min(x.shape[-2:]) < 16:
-            raise ValueError(f"DISTS needs images of at least 16x16 pixels, got {x.shape[-1]}x{x.shape[-2]}")
+        if min(x.shape[-2:]) < MIN_SIZE:
+            raise ValueError(f"DISTS needs images of at least {MIN_SIZE}x{MIN_SIZE} pixels, "
+                             f"got {x.shape[-1]}x{x.shape[-2]}")
         dev = self.mean.device
         fx = self._stages(x.to(dev, torch.float32))
         fy = self._stages(y.to(dev, torch.float32))

@@ -239,12 +239,12 @@ def dists_tiled(model, x: torch.Tensor, y: torch.Tensor, *, tile: int | None = N
     Raises:
         ValueError: shapes differ, are not (N, 3, H, W), or smaller than 16x16.
     """
-    from .dists import _C1, _C2, _CHANNELS
+    from .dists import _C1, _C2, _CHANNELS, MIN_SIZE
 
     _check_same(x, y, "DISTS")
     n, _, h, w = x.shape
-    if min(h, w) < 16:
-        raise ValueError(f"DISTS needs images of at least 16x16 pixels, got {w}x{h}")
+    if min(h, w) < MIN_SIZE:
+        raise ValueError(f"DISTS needs images of at least {MIN_SIZE}x{MIN_SIZE} pixels, got {w}x{h}")
     dev = model.mean.device
     acc = _acc_dtype(dev)
     stats = [torch.zeros(5, n, c, dtype=torch.float64) for c in _CHANNELS]
