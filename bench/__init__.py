@@ -12,7 +12,12 @@
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
+#: The checkout's root (benchmarks run from a checkout, not from the wheel).
+ROOT = Path(__file__).resolve().parents[1]
+#: Where every benchmark writes its figures unless told otherwise.
+RESULTS = ROOT / "bench" / "results"
 #: Benchmark name -> module with a ``main(argv) -> int``.
 BENCHMARKS = {"quality": "bench.quality", "speed": "bench.speed", "memory": "bench.memory", "metrics": "bench.metrics",
               "startup": "bench.startup", "pan": "bench.pan", "gpu": "bench.gpu"}

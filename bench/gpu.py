@@ -60,10 +60,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench import RESULTS
 from restorer.facts import COMPARE_KEYS, REGION_KEYS
 
-#: Default output folder of ``gpu.json`` and ``gpu.md``.
-RESULTS = Path(__file__).resolve().parent / "results"
 #: GPU against CPU, any metric (issue 12: LPIPS, DISTS and SSIM within 1e-4; PSNR in dB too).
 METRIC_ATOL = 1e-4
 #: Half precision against fp32, restored image in [0, 1]: (largest |difference|, LPIPS-Alex).

@@ -25,8 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
-RESULTS = Path(__file__).resolve().parent / "results"
-ROOT = Path(__file__).resolve().parents[1]
+from bench import RESULTS, ROOT
 
 
 def photo_like(width: int, height: int, seed: int = 0) -> np.ndarray:

@@ -47,11 +47,9 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench import RESULTS, ROOT
 from restorer.facts import REGION_KEYS
 
-#: Default output folder of ``metrics.json`` and ``metrics.md``.
-RESULTS = Path(__file__).resolve().parent / "results"
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def _tensor(im: Image.Image) -> torch.Tensor:

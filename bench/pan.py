@@ -23,9 +23,8 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-#: Default output folder of ``pan.json``.
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench import RESULTS, ROOT
+
 #: The test picture's size: 50.0 megapixels.
 WIDTH, HEIGHT = 8660, 5774
 

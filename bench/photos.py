@@ -14,8 +14,8 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-#: Repository root.
-ROOT = Path(__file__).resolve().parents[1]
+from bench import ROOT
+
 #: Default (gitignored) folder of the extracted benchmark photos.
 CACHE = ROOT / "cache" / "bench_photos"
 

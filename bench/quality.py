@@ -42,16 +42,15 @@ import numpy as np
 import torch
 from PIL import Image
 
+from bench import RESULTS
 from bench.photos import benchmark_photos
 from bench.tables import metric_cells, metric_header, metric_keys
-from restorer.inference import restore
 from restorer.facts import DEFAULT_MODEL, HEADLINE_KEYS
+from restorer.inference import restore
 from restorer.io import from_pil
 from restorer.metrics import compare
 from restorer.models import load_model
 
-#: Default output folder of the result files.
-RESULTS = Path(__file__).resolve().parent / "results"
 #: Metric columns of the all-tracks summary (every metric is in the per-track files).
 SUMMARY = list(HEADLINE_KEYS)
 #: The benchmark's tracks (see :func:`degrade_lr`).

@@ -25,11 +25,10 @@ from pathlib import Path
 
 import torch
 
+from bench import RESULTS
 from restorer.facts import DEFAULT_MODEL
 from restorer.models import load_model
 
-#: Default output folder of ``speed.json`` and ``speed.md``.
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _best_seconds(fns: list, x: torch.Tensor, repeats: int) -> list[float]:

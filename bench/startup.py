@@ -25,9 +25,7 @@ import sys
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-#: Default output folder of ``startup.json``.
-RESULTS = Path(__file__).resolve().parent / "results"
+from bench import RESULTS, ROOT
 
 _CHILD = r"""
 import json, sys, time

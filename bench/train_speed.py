@@ -28,10 +28,9 @@ import tempfile
 import time
 from pathlib import Path
 
+from bench import RESULTS
 from restorer.train.config import TrainConfig
 from restorer.train.loop import train
-
-RESULTS = Path(__file__).resolve().parent / "results"
 
 
 def _steps_per_second(log: Path, warmup: int = 10) -> float:
