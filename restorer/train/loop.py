@@ -84,14 +84,11 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
     zero second convolution (identity); a wider tensor takes the old one in its leading channels,
     zero weights from the new input channels, and its own initialisation for the new output
     channels (new features that nothing reads until training gives them weight)."""
+    from restorer.models import read_state_dict
+
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such generator weights file")
-    if path.endswith(".safetensors"):
-        from safetensors.torch import load_file
-
-        state = load_file(path)
-    else:
-        state = torch.load(path, map_location="cpu", weights_only=True)["ema"]
+    state = read_state_dict(Path(path))
     if partial:
         own = model.state_dict()
 
@@ -185,6 +182,84 @@ def _distributed() -> tuple[int, int, int, bool]:
     return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), True
 
 
+def _training_device(name: str, local_rank: int) -> torch.device:
+    """:func:`restorer.device.pick_device` (auto: CUDA, then MPS, then CPU), CUDA pinned to this rank's GPU."""
+    device = pick_device(name)
+    if device.type == "cuda" and device.index is None:
+        device = torch.device("cuda", local_rank)  # torch.cuda.set_device refuses a device without an index
+    if device.type == "cuda":
+        torch.cuda.set_device(device)
+        torch.backends.cudnn.benchmark = True  # fixed patch sizes: let cuDNN pick its fastest kernels
+    return device
+
+
+def _training_data(cfg: TrainConfig, deg_cfg, device: torch.device, rank: int, world: int, progress: bool):
+    """``(dataset, pool)``: patches degraded per sample, or with ``cfg.pool`` the precomputed pair pool
+    (built or extended by rank 0, keyed by the photos, degradation, seed and teacher; pool None without)."""
+    photos = load_photos(cfg.data, cfg.hr_size, cfg.prescale)
+    dataset = PatchDataset(photos, cfg.hr_size, deg_cfg, seed=cfg.seed)
+    if not cfg.pool:
+        return dataset, None
+    key = {"photos": hashlib.sha1(repr([p.shape for p in photos]).encode()).hexdigest()[:16],
+           "degradation": repr(deg_cfg), "seed": cfg.seed, "prescale": cfg.prescale}
+    teacher = None
+    if cfg.teacher:
+        from restorer.train.teacher import load_realesrgan_x4plus
+
+        key["teacher"] = cfg.teacher
+        with torch.random.fork_rng():  # the generator's and discriminator's init stay those of a run without it
+            model = load_realesrgan_x4plus().to(device)
+        teacher = lambda lr: model(lr.to(device)).cpu()  # noqa: E731  (on the training device)
+    pool = None
+    if rank == 0:
+        pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=cfg.workers,
+                        teacher=teacher).build(chunk=256 if teacher else 1024, progress=progress)
+    if world > 1:
+        dist.barrier()
+    if rank != 0:
+        pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=0, teacher=teacher)
+    return PoolDataset(pool, seed=cfg.seed), pool
+
+
+def _step(cfg: TrainConfig, batch: list[torch.Tensor], gen, disc, disc_core, percep, opt_g,
+          opt_d) -> list[torch.Tensor]:
+    """One optimisation step on ``batch`` = (LR, HR[, teacher output]): the generator (L1, and in the GAN
+    stage perceptual + adversarial), then the discriminator. ``gen``/``disc`` may be DDP-wrapped;
+    ``disc_core`` is the bare discriminator (None in the PSNR stage). Returns the log row's detached
+    losses ``[l_pix, l_percep, l_gan, l_d_real, l_d_fake]`` (zeros where unused)."""
+    lr_img, hr_img, *teacher_img = batch
+    teacher_img = teacher_img[0] if teacher_img else None
+    sr = gen(lr_img)
+    l_pix = F.l1_loss(sr, hr_img)
+    if teacher_img is not None:
+        l_pix = l_pix + cfg.w_teacher * F.l1_loss(sr, teacher_img)
+    loss = cfg.w_pix * l_pix
+    zero = l_pix.detach() * 0
+    row = [l_pix.detach(), zero, zero, zero, zero]
+    if disc is not None:
+        disc_core.requires_grad_(False)
+        l_percep = percep(sr, hr_img, teacher_img, cfg.w_teacher)
+        # the unwrapped discriminator: no DDP reduction for its (absent) gradients here
+        l_g = gan_loss(disc_core(sr), True)
+        loss = loss + cfg.w_percep * l_percep + cfg.w_gan * l_g
+        row[1], row[2] = l_percep.detach(), l_g.detach()
+    opt_g.zero_grad(set_to_none=True)
+    loss.backward()
+    opt_g.step()
+    if disc is not None:
+        disc_core.requires_grad_(True)
+        opt_d.zero_grad(set_to_none=True)
+        # real and fake in one forward pass, so DDP reduces once per step
+        logits = disc(torch.cat([hr_img, sr.detach().clamp(0, 1)]))
+        n = hr_img.shape[0]
+        l_real = gan_loss(logits[:n], True)
+        l_fake = gan_loss(logits[n:], False)
+        (l_real + l_fake).backward()
+        opt_d.step()
+        row[3], row[4] = l_real.detach(), l_fake.detach()
+    return row
+
+
 def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None) -> Path:
     """Run (or resume) one training stage, alone or as one rank of a DDP job; return the checkpoint path.
 
@@ -236,38 +311,12 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     rank, world, local_rank, own_group = _distributed()
     if rank == 0 and (note := autogroup_warning()):
         warnings.warn(note, stacklevel=2)
-    device = pick_device(cfg.device)  # auto: CUDA, then MPS, then CPU
-    if device.type == "cuda" and device.index is None:
-        device = torch.device("cuda", local_rank)  # torch.cuda.set_device refuses a device without an index
-    if device.type == "cuda":
-        torch.cuda.set_device(device)
-        torch.backends.cudnn.benchmark = True  # fixed patch sizes: let cuDNN pick its fastest kernels
+    device = _training_device(cfg.device, local_rank)
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
     torch.manual_seed(cfg.seed)
-    photos = load_photos(cfg.data, cfg.hr_size, cfg.prescale)
-    dataset = PatchDataset(photos, cfg.hr_size, deg_cfg, seed=cfg.seed)
-    pool = None
-    if cfg.pool:
-        key = {"photos": hashlib.sha1(repr([p.shape for p in photos]).encode()).hexdigest()[:16],
-               "degradation": repr(deg_cfg), "seed": cfg.seed, "prescale": cfg.prescale}
-        teacher = None
-        if cfg.teacher:
-            from restorer.train.teacher import load_realesrgan_x4plus
-
-            key["teacher"] = cfg.teacher
-            with torch.random.fork_rng():  # the generator's and discriminator's init stay those of a run without it
-                model = load_realesrgan_x4plus().to(device)
-            teacher = lambda lr: model(lr.to(device)).cpu()  # noqa: E731  (on the training device)
-        if rank == 0:
-            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=cfg.workers,
-                            teacher=teacher).build(chunk=256 if teacher else 1024, progress=progress)
-        if world > 1:
-            dist.barrier()
-        if rank != 0:
-            pool = PairPool(cfg.pool, dataset, cfg.pool_size, key, workers=0, teacher=teacher)
-        dataset = PoolDataset(pool, seed=cfg.seed)
+    dataset, pool = _training_data(cfg, deg_cfg, device, rank, world, progress)
 
     gen = RestorerCompact(num_feat=cfg.num_feat, num_conv=cfg.num_conv, scale=cfg.scale)
     if cfg.init:
@@ -363,36 +412,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
                     dist.barrier()
             if step in halve_at:
                 set_lr(cfg, step, opt_g, opt_d)
-            lr_img, hr_img, *teacher_img = [t.to(device, non_blocking=True) for t in next(loader)]
-            teacher_img = teacher_img[0] if teacher_img else None
-            sr = gen(lr_img)
-            l_pix = F.l1_loss(sr, hr_img)
-            if teacher_img is not None:
-                l_pix = l_pix + cfg.w_teacher * F.l1_loss(sr, teacher_img)
-            loss = cfg.w_pix * l_pix
-            zero = l_pix.detach() * 0
-            row = [l_pix.detach(), zero, zero, zero, zero]
-            if disc is not None:
-                disc_core.requires_grad_(False)
-                l_percep = percep(sr, hr_img, teacher_img, cfg.w_teacher)
-                # the unwrapped discriminator: no DDP reduction for its (absent) gradients here
-                l_g = gan_loss(disc_core(sr), True)
-                loss = loss + cfg.w_percep * l_percep + cfg.w_gan * l_g
-                row[1], row[2] = l_percep.detach(), l_g.detach()
-            opt_g.zero_grad(set_to_none=True)
-            loss.backward()
-            opt_g.step()
-            if disc is not None:
-                disc_core.requires_grad_(True)
-                opt_d.zero_grad(set_to_none=True)
-                # real and fake in one forward pass, so DDP reduces once per step
-                logits = disc(torch.cat([hr_img, sr.detach().clamp(0, 1)]))
-                n = hr_img.shape[0]
-                l_real = gan_loss(logits[:n], True)
-                l_fake = gan_loss(logits[n:], False)
-                (l_real + l_fake).backward()
-                opt_d.step()
-                row[3], row[4] = l_real.detach(), l_fake.detach()
+            batch = [t.to(device, non_blocking=True) for t in next(loader)]
+            row = _step(cfg, batch, gen, disc, disc_core, percep, opt_g, opt_d)
             with torch.no_grad():
                 for pe, pg in zip(ema.parameters(), gen_core.parameters()):
                     pe.lerp_(pg, 1.0 - cfg.ema)
