@@ -11,7 +11,8 @@ from typing import NamedTuple
 
 __all__ = ["SAVE_FORMATS", "IMAGE_EXTENSIONS", "OPEN_EXTENSIONS", "MIN_SIDE", "scale_tag", "output_name",
            "PRECISIONS", "DEFAULT_PRECISION", "DEFAULT_TILE",
-           "Metric", "METRICS", "COMPARE_KEYS", "REGION_KEYS", "HEADLINE_KEYS", "HIGHER_IS_BETTER", "format_value", "first_line",
+           "Metric", "METRICS", "COMPARE_KEYS", "REGION_KEYS", "HEADLINE_KEYS", "HIGHER_IS_BETTER", "format_value",
+           "first_line",
            "Pair", "AFTER_BEFORE", "AFTER_REF", "BEFORE_REF", "CONSISTENCY", "PAIRS",
            "MODEL_EXTENSIONS", "BUNDLED_MODELS", "DEFAULT_MODEL", "SCALES", "DEFAULT_SCALE"]
 
