@@ -22,15 +22,18 @@ Contents of ``.device/``:
     ``--lossless-ratio`` times its JPEG (renders with flat areas), else as
     JPEG quality 95 without chroma subsampling (photos: lossless would be
     about 3 times larger and not fit).
-``vgg16/``
-    ImageNet VGG16 ``features`` convolutions (LPIPS-VGG's backbone, from
-    :func:`restorer.weights.backbone_state_dict`) rounded to float16 (relative
-    error below 5e-4), packed small: the high bytes xz-compressed (``hi.xz``),
-    the low bytes raw (``lo.bin``, they do not compress), names and shapes in
-    ``index.json``; 23.6 MiB instead of 56 MiB. On the device
-    ``python3 scripts/device_bundle.py --unpack-vgg .device/vgg16 DIR`` writes
-    ``DIR/vgg16_imagenet.safetensors`` (float32), restorer.weights'
-    converted-cache file, which it finds with ``RESTORER_CACHE_DIR=DIR``.
+``vgg16/``, ``alex/``
+    ImageNet VGG16 and AlexNet ``features`` convolutions (the backbones of
+    LPIPS-VGG, the training loss, and LPIPS-Alex, what checkpoints are chosen
+    and shipped on; from :func:`restorer.weights.backbone_state_dict`) rounded
+    to float16 (relative error below 5e-4), packed small: the high bytes
+    xz-compressed (``hi.xz``), the low bytes raw (``lo.bin``, they do not
+    compress), net, names and shapes in ``index.json``; 23.6 MiB instead of 56
+    MiB for VGG16, about 4 MiB for AlexNet. On the device
+    ``python3 scripts/device_bundle.py --unpack .device/vgg16 DIR`` writes
+    ``DIR/vgg16_imagenet.safetensors`` (float32; ``alex_imagenet.safetensors``
+    from ``.device/alex``), restorer.weights' converted-cache file, which it
+    finds with ``RESTORER_CACHE_DIR=DIR``.
 ``whl/``
     Wheels the device image lacks (pure Python): ``lpips`` (only its
     ``weights/v0.1/vgg.pth``, LPIPS's linear layers, is read; the package is
@@ -46,8 +49,8 @@ Contents of ``.device/``:
 ``heldout_x4.npz``
     The held-out crops of ``bench.heldout`` (``--heldout``, x4, every track) as
     uint8 (:func:`bench.heldout.save_set`), 1.3 MiB: the device scores what it
-    trained there, with LPIPS-VGG (AlexNet's weights do not fit the carry), so
-    the run's numbers come back in its log even if its files are lost.
+    trained there with LPIPS-Alex, so the run's numbers come back in its log
+    even if its files are lost.
 ``manifest.json``
     What was built from what, and the sizes.
 
@@ -72,6 +75,9 @@ sys.path.insert(0, str(ROOT))
 MIB = 1 << 20
 WHEELS = ("lpips", "platformdirs", "spandrel")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
+#: Backbones packed into the bundle -> their folder: VGG16 (LPIPS-VGG, the training loss) and AlexNet
+#: (LPIPS-Alex, what the device scores checkpoints on: the metric models are chosen and shipped on).
+BACKBONES = {"vgg16": "vgg16", "alex": "alex"}
 
 
 def _encode_photo(src: Path, prescale: float, quality: int, lossless_ratio: float) -> tuple[bytes, str, tuple]:
@@ -128,8 +134,8 @@ def build_photos(data: Path, out: Path, old: dict, args) -> dict:
     return entries
 
 
-def build_vgg(out: Path) -> dict:
-    """Pack the VGG16 backbone into ``out`` (once): see the module docstring."""
+def build_backbone(net: str, out: Path) -> dict:
+    """Pack the ``net`` (``"vgg16"`` or ``"alex"``) backbone into ``out`` (once): see the module docstring."""
     import hashlib
     import lzma
 
@@ -140,20 +146,21 @@ def build_vgg(out: Path) -> dict:
         from restorer.weights import backbone_state_dict
 
         out.mkdir(parents=True, exist_ok=True)
-        state = {k: v.numpy().astype("<f2") for k, v in backbone_state_dict("vgg16").items()}
+        state = {k: v.numpy().astype("<f2") for k, v in backbone_state_dict(net).items()}
         flat = np.concatenate([a.ravel() for a in state.values()])
         pairs = flat.view(np.uint8).reshape(-1, 2)  # little-endian: [low byte, high byte]
         (out / "hi.xz").write_bytes(lzma.compress(pairs[:, 1].tobytes(), preset=9))
         (out / "lo.bin").write_bytes(pairs[:, 0].tobytes())
-        index = {"dtype": "<f2", "sha256": hashlib.sha256(flat.tobytes()).hexdigest(),
+        index = {"net": net, "dtype": "<f2", "sha256": hashlib.sha256(flat.tobytes()).hexdigest(),
                  "tensors": [[k, list(a.shape)] for k, a in state.items()]}
         index_path.write_text(json.dumps(index, indent=1))
     return {"folder": str(out.relative_to(out.parent)),
             "bytes": sum(f.stat().st_size for f in out.iterdir() if f.is_file())}
 
 
-def unpack_vgg(src: Path, dst_dir: Path) -> Path:
-    """Write ``dst_dir/vgg16_imagenet.safetensors`` (float32) from a folder made by :func:`build_vgg`.
+def unpack_backbone(src: Path, dst_dir: Path) -> Path:
+    """Write ``dst_dir/{net}_imagenet.safetensors`` (float32) from a folder made by :func:`build_backbone`
+    (``net`` from its index; a bundle from before the index named it is VGG16's).
 
     Needs numpy and safetensors only. Raises ValueError when the unpacked bytes
     do not match the recorded SHA-256.
@@ -176,8 +183,9 @@ def unpack_vgg(src: Path, dst_dir: Path) -> Path:
         state[name] = flat[at:at + n].reshape(shape).astype(np.float32)
         at += n
     dst_dir.mkdir(parents=True, exist_ok=True)
-    dst = dst_dir / "vgg16_imagenet.safetensors"
-    save_file(state, str(dst.with_suffix(".tmp")), metadata={"note": "ImageNet VGG16 features, via float16"})
+    net = index.get("net", "vgg16")
+    dst = dst_dir / f"{net}_imagenet.safetensors"
+    save_file(state, str(dst.with_suffix(".tmp")), metadata={"note": f"ImageNet {net} features, via float16"})
     dst.with_suffix(".tmp").replace(dst)
     return dst
 
@@ -244,17 +252,19 @@ def tree_bytes() -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
-    if argv[:1] == ["--unpack-vgg"]:
+    if argv[:1] == ["--unpack"]:
         if len(argv) != 3:
-            raise SystemExit("usage: device_bundle.py --unpack-vgg PACKED_DIR CACHE_DIR")
-        print(f"unpacked {unpack_vgg(Path(argv[1]), Path(argv[2]))}")
+            raise SystemExit("usage: device_bundle.py --unpack PACKED_DIR CACHE_DIR")
+        print(f"unpacked {unpack_backbone(Path(argv[1]), Path(argv[2]))}")
         return 0
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 epilog="device_bundle.py --unpack-vgg PACKED_DIR CACHE_DIR: the device's side")
+                                 epilog="device_bundle.py --unpack PACKED_DIR CACHE_DIR: the device's side")
     ap.add_argument("start", nargs="?", default="weights/restorer_x4.safetensors",
                     help="generator to continue from: .pt checkpoint (its EMA) or .safetensors")
     ap.add_argument("--disc", type=Path, default=None, metavar="CKPT",
                     help="GAN checkpoint (.pt) whose discriminator the device run starts from")
+    ap.add_argument("--no-alex", action="store_true",
+                    help="leave AlexNet out (4 MiB; the device then scores with LPIPS-VGG): room for --disc")
     ap.add_argument("--data", default="runs/data/train", help="training photos (folder, recursive)")
     ap.add_argument("--heldout", default="runs/data/heldout", help="held-out photos (bench.heldout's --data)")
     ap.add_argument("--out", default=".device", help="bundle folder (gitignored)")
@@ -276,8 +286,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"photos: {args.data} -> {out / 'train'} (downscaled by {args.prescale:g})", flush=True)
     photos = build_photos(ROOT / args.data, out / "train", old.get("photos", {}), args)
-    print("weights: VGG16 ImageNet backbone, float16, packed", flush=True)
-    vgg = build_vgg(out / "vgg16")
+    print("weights: VGG16 and AlexNet ImageNet backbones, float16, packed", flush=True)
+    nets = {net: folder for net, folder in BACKBONES.items() if not (args.no_alex and net == "alex")}
+    for folder in set(BACKBONES.values()) - set(nets.values()):
+        shutil.rmtree(out / folder, ignore_errors=True)
+    backbones = {net: build_backbone(net, out / folder) for net, folder in nets.items()}
     shutil.rmtree(out / "cache", ignore_errors=True)  # an earlier bundle's form
     print("wheels:", flush=True)
     wheels = build_wheels(out / "whl")
@@ -290,14 +303,14 @@ def main(argv: list[str] | None = None) -> int:
     save_set(heldout_set(ROOT / args.heldout, scale=4), out / "heldout_x4.npz")
 
     sizes = {}
-    for part in ("train", "vgg16", "whl", "start.safetensors", "disc.pt", "heldout_x4.npz"):
+    for part in ("train", *BACKBONES.values(), "whl", "start.safetensors", "disc.pt", "heldout_x4.npz"):
         p = out / part
         if not p.exists():
             continue
         sizes[part] = sum(f.stat().st_size for f in p.rglob("*") if f.is_file()) if p.is_dir() else p.stat().st_size
     total = sum(sizes.values())
     tree = tree_bytes()
-    manifest = {"photos": photos, "vgg16": vgg, "wheels": wheels, "start": start_info, "disc": disc_info,
+    manifest = {"photos": photos, "backbones": backbones, "wheels": wheels, "start": start_info, "disc": disc_info,
                 "bytes": sizes, "total_bytes": total, "tree_bytes": tree}
     manifest_path.write_text(json.dumps(manifest, indent=1))
 

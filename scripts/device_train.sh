@@ -16,7 +16,8 @@
 #      NAME.part1 when over 15 MiB: `cat` them back together), and checks each exported generator
 #      with restorer.models.load_model on the device;
 #   6. scores the start, the final and the kept generators on the bundle's held-out crops (bench.heldout
-#      --set, LPIPS-VGG) and prints the table into device.log, so the figures come back as text too.
+#      --set, LPIPS-Alex, the metric models are shipped on; LPIPS-VGG with a bundle that lacks AlexNet)
+#      and prints the table into device.log, so the figures come back as text too.
 # The GAN stage starts from .device/disc.pt's discriminator when the bundle has one (--disc) and
 # no L1 stage runs before it.
 # A larger generator from scratch in one call (docs/TRAINING.md, "Prepared for the next lent session"):
@@ -26,7 +27,7 @@
 # CPU smoke test (here, beside a training run):
 #   OUT=/tmp/devout DEVICE=cpu MINUTES=0.5 BATCH=2 POOL=200 THREADS=1 LOADER_WORKERS=1 \
 #       PY=.venv/bin/python nice -n 19 scripts/device_train.sh
-# (its step 6 then needs HELDOUT_S=300: LPIPS-VGG of 8 generators on 20 crops takes minutes on 2 cores, seconds on the GPU)
+# (its step 6 then needs HELDOUT_S=300: LPIPS of 8 generators on 20 crops takes minutes on 2 cores, seconds on the GPU)
 # Every setting below can be overridden from the environment. POOL_DIR and RUN are emptied first,
 # so they must lie outside the repository.
 set -uo pipefail
@@ -74,11 +75,14 @@ for d in "$POOL_DIR" "$RUN"; do
 done
 export PYTHONUNBUFFERED=1 TQDM_MININTERVAL=${TQDM_MININTERVAL:-30} RESTORER_CACHE_DIR=${RESTORER_CACHE_DIR:-/tmp/restorer-cache}
 
-say "1. wheels -> $SITE, VGG16 -> $RESTORER_CACHE_DIR"
+say "1. wheels -> $SITE, VGG16 and AlexNet -> $RESTORER_CACHE_DIR"
 "$PY" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade --target "$SITE" "$B"/whl/*.whl \
     || { say "wheel install failed"; exit 3; }
 export PYTHONPATH="$SITE${PYTHONPATH:+:$PYTHONPATH}"
-"$PY" scripts/device_bundle.py --unpack-vgg "$B/vgg16" "$RESTORER_CACHE_DIR" || exit 3
+for net in vgg16 alex; do  # a bundle from before AlexNet was carried scores with LPIPS-VGG (step 6)
+    [ -d "$B/$net" ] && { "$PY" scripts/device_bundle.py --unpack "$B/$net" "$RESTORER_CACHE_DIR" || exit 3; }
+done
+score_net=vgg16; [ -d "$B/alex" ] && score_net=alex
 
 say "2. machine"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,clocks.sm --format=csv
@@ -92,7 +96,13 @@ if torch.cuda.is_available():
     p = torch.cuda.get_device_properties(0)
     print(f"{p.name}: {p.total_memory / 2**30:.0f} GiB, {p.multi_processor_count} SMs, capability {p.major}.{p.minor}")
 from restorer.weights import backbone_state_dict, lpips_linear_weights
-print("LPIPS-VGG weights:", len(backbone_state_dict("vgg16")), "backbone tensors,", len(lpips_linear_weights("vgg16")), "linear layers")
+for net in ("vgg16", "alex"):
+    try:
+        print(f"LPIPS-{net} weights:", len(backbone_state_dict(net)), "backbone tensors,", len(lpips_linear_weights(net)), "linear layers")
+    except Exception as e:  # AlexNet is optional (an older bundle); VGG16 is not
+        print(f"LPIPS-{net} weights: missing ({e})")
+        if net == "vgg16":
+            raise
 EOF
 
 common=(--data "$B/train" --prescale 1 --hr-size "$HR" --degradation mix --pool "$POOL_DIR" --pool-size "$POOL"
@@ -212,12 +222,12 @@ for f in "${kept[@]}"; do put "$f"; done
 sha256sum "$RUN/last.pt" | sed "s|$RUN/||"
 ls -l "$OUT"
 
-say "6. held-out crops (LPIPS-VGG: AlexNet's weights are not carried), into this log"
+say "6. held-out crops (LPIPS-$score_net), into this log"
 if [ -f "$B/heldout_x4.npz" ]; then
     models=(--model start="$B/start.safetensors" --model ema="$OUT/ema.safetensors" --model gen="$OUT/gen.safetensors")
     for f in "$RUN"/kept/*.safetensors; do [ -f "$f" ] && models+=(--model "$(basename "$f" .safetensors)=$f"); done
     dev=$DEVICE; [ "$dev" = cuda ] && ! "$PY" -c "import torch; assert torch.cuda.is_available()" 2>/dev/null && dev=cpu
-    timeout "${HELDOUT_S:-90}" "$PY" -m bench.heldout --set "$B/heldout_x4.npz" --quick --lpips-net vgg16 --device "$dev" \
+    timeout "${HELDOUT_S:-90}" "$PY" -m bench.heldout --set "$B/heldout_x4.npz" --quick --lpips-net "$score_net" --device "$dev" \
         --title "Held-out, scored on the device" --out "$RUN/heldout" "${models[@]}" | grep -v '^[a-z_0-9]* {' \
         || say "held-out scoring failed (the files above are complete)"
 fi
