@@ -20,7 +20,7 @@ Usage::
     python -m bench.heldout --model NAME=PATH[:gen|:ema] ... --out FILE_STEM   # NAME=realesrgan-x4plus: the teacher
     python -m bench.heldout --curve RUN_DIR [RUN_DIR ...] --out FILE_STEM   # every step_N.pt (EMA, or --curve-weights gen), by wall hours
     python -m bench.heldout --save-set FILE.npz                              # the crops as uint8, for a machine without the photos
-    python -m bench.heldout --set FILE.npz --quick --lpips-net vgg16 ...     # ... scored there (the device run: no AlexNet weights)
+    python -m bench.heldout --set FILE.npz --quick --lpips-net alex ...      # ... scored there (the device run; vgg16 with a --no-alex bundle)
 """
 from __future__ import annotations
 
@@ -118,7 +118,7 @@ def evaluate(model: torch.nn.Module | None, items: list[dict], scale: int = 4, q
     """Mean metrics of a generator (or bicubic upsampling when ``model`` is None) per track.
 
     All crops of a track go through the generator and the metrics as one batch
-    (the same values as :func:`restorer.metrics.compare` per crop, fewer calls).
+    (the same values as :func:`restorer.metrics.compare` per crop, fewer calls; PSNR: see Returns).
 
     Args:
         quick: one LPIPS, PSNR and SSIM only (for learning curves; about 5x cheaper).

@@ -51,7 +51,6 @@ from bench import RESULTS, ROOT
 from restorer.facts import REGION_KEYS
 
 
-
 def _tensor(im: Image.Image) -> torch.Tensor:
     # uint8 -> float32 in one (1, 3, H, W) allocation (keeps the 24 MP inputs' peak low).
     arr = torch.from_numpy(np.asarray(im.convert("RGB"))).permute(2, 0, 1)[None]

@@ -30,7 +30,6 @@ from restorer.facts import DEFAULT_MODEL
 from restorer.models import load_model
 
 
-
 def _best_seconds(fns: list, x: torch.Tensor, repeats: int) -> list[float]:
     """Best wall time of each function over ``repeats`` rounds, timed in alternation
     (so a change of machine load hits every function alike), after one warm-up."""

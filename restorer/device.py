@@ -13,7 +13,7 @@ import torch
 
 from .facts import PRECISIONS
 
-__all__ = ["pick_device", "pick_dtype", "model_dtype", "release_cache"]
+__all__ = ["pick_device", "available_devices", "pick_dtype", "model_dtype", "release_cache"]
 
 
 def pick_device(name: str = "auto") -> torch.device:

@@ -36,7 +36,7 @@ Contents of ``.device/``:
     finds with ``RESTORER_CACHE_DIR=DIR``.
 ``whl/``
     Wheels the device image lacks (pure Python): ``lpips`` (only its
-    ``weights/v0.1/vgg.pth``, LPIPS's linear layers, is read; the package is
+    ``weights/v0.1/vgg.pth`` and ``alex.pth``, LPIPS's linear layers, are read; the package is
     never imported), ``platformdirs`` (restorer.weights' default cache
     folder) and ``spandrel`` (:func:`restorer.models.load_model`, to check the
     exported generator there). Same versions as ``.venv``; downloaded with pip
@@ -272,7 +272,7 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--jpeg-quality", type=int, default=95)
     ap.add_argument("--lossless-ratio", type=float, default=1.25,
                     help="PNG when at most this many times the JPEG's size")
-    ap.add_argument("--max-mib", type=float, default=52.0, help="warn above this bundle size")
+    ap.add_argument("--max-mib", type=float, default=56.0, help="warn above this bundle size")
     ap.add_argument("--limit-mib", type=float, default=62.0, help="fail above this bundle + working tree size")
     args = ap.parse_args(argv)
 
@@ -286,8 +286,8 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"photos: {args.data} -> {out / 'train'} (downscaled by {args.prescale:g})", flush=True)
     photos = build_photos(ROOT / args.data, out / "train", old.get("photos", {}), args)
-    print("weights: VGG16 and AlexNet ImageNet backbones, float16, packed", flush=True)
     nets = {net: folder for net, folder in BACKBONES.items() if not (args.no_alex and net == "alex")}
+    print(f"weights: ImageNet backbones {', '.join(nets)}, float16, packed", flush=True)
     for folder in set(BACKBONES.values()) - set(nets.values()):
         shutil.rmtree(out / folder, ignore_errors=True)
     backbones = {net: build_backbone(net, out / folder) for net, folder in nets.items()}

@@ -3,8 +3,8 @@
 # the tool's 600 s command limit (docs/TRAINING.md, "On a lent GPU (H200)"). Run from the repository
 # root with OUT set (the tool sets it) and `.device/` carried (built here by scripts/device_bundle.py):
 #
-#   1. installs the carried wheels into $SITE (PYTHONPATH) and unpacks the VGG16 weights into
-#      $RESTORER_CACHE_DIR, where restorer.weights finds them;
+#   1. installs the carried wheels into $SITE (PYTHONPATH) and unpacks the VGG16 (and, when carried,
+#      AlexNet) weights into $RESTORER_CACHE_DIR, where restorer.weights finds them;
 #   2. prints nvidia-smi and torch's view of CUDA;
 #   3. builds the pool of degraded pairs (a zero-step run of `main.py train` on the CPU), timed;
 #   4. trains the GAN stage (LPIPS-VGG, degradation mix) from .device/start.safetensors for the wall

@@ -62,4 +62,4 @@ class TrainConfig:
     pool_size: int = _opt(12000, "pairs in the pool")
     pool_refresh: float = _opt(0.25, "fraction of the pool replaced by new pairs each epoch (pool_size / batch steps)")
     loader_workers: int = _opt(0, "processes that read the pool's batches (0 = the train process; a GPU needs a few)")
-    device: str = _opt("auto", "auto, cpu or cuda (DDP: each rank's own GPU)")
+    device: str = _opt("auto", "auto (CUDA, MPS, CPU), cpu, cuda[:N] or mps (DDP: each rank's own GPU; not MPS)")

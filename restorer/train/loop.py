@@ -182,9 +182,12 @@ def _distributed() -> tuple[int, int, int, bool]:
     return dist.get_rank(), dist.get_world_size(), int(os.environ.get("LOCAL_RANK", "0")), True
 
 
-def _training_device(name: str, local_rank: int) -> torch.device:
-    """:func:`restorer.device.pick_device` (auto: CUDA, then MPS, then CPU), CUDA pinned to this rank's GPU."""
+def _training_device(name: str, local_rank: int, world: int) -> torch.device:
+    """:func:`restorer.device.pick_device` (auto: CUDA, then MPS, then CPU), CUDA pinned to this rank's GPU;
+    ``auto`` in a DDP job without CUDA is the CPU (Gloo does not take MPS tensors)."""
     device = pick_device(name)
+    if device.type == "mps" and world > 1 and name == "auto":
+        device = torch.device("cpu")
     if device.type == "cuda" and device.index is None:
         device = torch.device("cuda", local_rank)  # torch.cuda.set_device refuses a device without an index
     if device.type == "cuda":
@@ -311,7 +314,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     rank, world, local_rank, own_group = _distributed()
     if rank == 0 and (note := autogroup_warning()):
         warnings.warn(note, stacklevel=2)
-    device = _training_device(cfg.device, local_rank)
+    device = _training_device(cfg.device, local_rank, world)
     out = Path(cfg.out)
     if rank == 0:
         out.mkdir(parents=True, exist_ok=True)
