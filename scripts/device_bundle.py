@@ -75,9 +75,9 @@ sys.path.insert(0, str(ROOT))
 MIB = 1 << 20
 WHEELS = ("lpips", "platformdirs", "spandrel")
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
-#: Backbones packed into the bundle -> their folder: VGG16 (LPIPS-VGG, the training loss) and AlexNet
-#: (LPIPS-Alex, what the device scores checkpoints on: the metric models are chosen and shipped on).
-BACKBONES = {"vgg16": "vgg16", "alex": "alex"}
+#: Backbones packed into the bundle, each in the folder of its name: VGG16 (LPIPS-VGG, the training loss)
+#: and AlexNet (LPIPS-Alex, what the device scores checkpoints on: the metric models are chosen and shipped on).
+BACKBONES = ("vgg16", "alex")
 
 
 def _encode_photo(src: Path, prescale: float, quality: int, lossless_ratio: float) -> tuple[bytes, str, tuple]:
@@ -286,11 +286,11 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"photos: {args.data} -> {out / 'train'} (downscaled by {args.prescale:g})", flush=True)
     photos = build_photos(ROOT / args.data, out / "train", old.get("photos", {}), args)
-    nets = {net: folder for net, folder in BACKBONES.items() if not (args.no_alex and net == "alex")}
+    nets = [net for net in BACKBONES if not (args.no_alex and net == "alex")]
     print(f"weights: ImageNet backbones {', '.join(nets)}, float16, packed", flush=True)
-    for folder in set(BACKBONES.values()) - set(nets.values()):
-        shutil.rmtree(out / folder, ignore_errors=True)
-    backbones = {net: build_backbone(net, out / folder) for net, folder in nets.items()}
+    for net in set(BACKBONES) - set(nets):
+        shutil.rmtree(out / net, ignore_errors=True)
+    backbones = {net: build_backbone(net, out / net) for net in nets}
     shutil.rmtree(out / "cache", ignore_errors=True)  # an earlier bundle's form
     print("wheels:", flush=True)
     wheels = build_wheels(out / "whl")
@@ -303,7 +303,7 @@ def main(argv: list[str] | None = None) -> int:
     save_set(heldout_set(ROOT / args.heldout, scale=4), out / "heldout_x4.npz")
 
     sizes = {}
-    for part in ("train", *BACKBONES.values(), "whl", "start.safetensors", "disc.pt", "heldout_x4.npz"):
+    for part in ("train", *BACKBONES, "whl", "start.safetensors", "disc.pt", "heldout_x4.npz"):
         p = out / part
         if not p.exists():
             continue
@@ -315,7 +315,7 @@ def main(argv: list[str] | None = None) -> int:
     manifest_path.write_text(json.dumps(manifest, indent=1))
 
     n_ll = sum(e["file"].endswith(".png") for e in photos.values())
-    print(f"\n{out.relative_to(ROOT)}/  (photos: {n_ll} PNG, {len(photos) - n_ll} JPEG q{args.jpeg_quality} 4:4:4)")
+    print(f"\n{args.out}/  (photos: {n_ll} PNG, {len(photos) - n_ll} JPEG q{args.jpeg_quality} 4:4:4)")
     for part, b in sizes.items():
         print(f"  {part:<18} {b / MIB:7.2f} MiB")
     print(f"  {'total':<18} {total / MIB:7.2f} MiB; working tree {tree / MIB:.2f} MiB; together "
