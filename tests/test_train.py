@@ -297,3 +297,25 @@ def test_wider_generator_grown_from_init_starts_as_it(data_dir, tmp_path):
         stepped = train(_cfg(data_dir, tmp_path / "w", steps=3, num_feat=12, num_conv=4, init=str(small),
                              init_partial=True), progress=False)
     assert torch.load(stepped, weights_only=True)["gen"]["tail.weight"][:, 8:].abs().sum() > 0  # new features get read
+
+
+def test_x4_generator_grown_from_x2_starts_as_its_detail_enlarged(tmp_path):
+    import torch.nn.functional as F
+    from safetensors.torch import save_file
+
+    from restorer.models.generator import RestorerCompact
+    from restorer.train.loop import _load_generator_weights
+
+    torch.manual_seed(0)
+    x2 = RestorerCompact(num_feat=8, num_conv=2, scale=2)
+    torch.nn.init.normal_(x2.tail.weight, std=0.1)  # a detail large enough to compare
+    save_file(x2.state_dict(), tmp_path / "x2.safetensors")
+    x4 = RestorerCompact(num_feat=8, num_conv=2, scale=4)
+    _load_generator_weights(x4, str(tmp_path / "x2.safetensors"), partial=True)
+    x = torch.rand(1, 3, 6, 5)
+    bic = lambda t, s: F.interpolate(t, scale_factor=s, mode="bicubic", align_corners=False)  # noqa: E731
+    with torch.no_grad():
+        detail2 = x2(x) - bic(x, 2)
+        assert detail2.abs().max() > 0.05
+        torch.testing.assert_close(x4(x), bic(x, 4) + F.interpolate(detail2, scale_factor=2, mode="nearest"))
+    assert int(x4.restorer_arch[2]) == 4

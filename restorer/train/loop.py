@@ -83,7 +83,9 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
     Net2Net, Chen et al., ICLR 2016): residual blocks of ``model.trunk`` that ``path`` lacks get a
     zero second convolution (identity); a wider tensor takes the old one in its leading channels,
     zero weights from the new input channels, and its own initialisation for the new output
-    channels (new features that nothing reads until training gives them weight)."""
+    channels (new features that nothing reads until training gives them weight). A tail of a
+    smaller scale that divides the model's (restorer-x2 into a x4 model) has each sub-pixel
+    channel repeated: the start is bicubic plus ``path``'s detail, nearest-enlarged."""
     from restorer.models import read_state_dict
 
     if not Path(path).is_file():
@@ -91,6 +93,12 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
     state = read_state_dict(Path(path))
     if partial:
         own = model.state_dict()
+        src = int(state["restorer_arch"][2]) if "restorer_arch" in state else model.scale
+        if src != model.scale and model.scale % src == 0:
+            r = model.scale // src  # PixelShuffle channel c*s*s + y*s + x is sub-pixel (y, x) of colour c
+            idx = [c * src * src + (y // r) * src + x // r
+                   for c in range(model.out_ch) for y in range(model.scale) for x in range(model.scale)]
+            state = {k: v[idx] if k.startswith("tail.") else v for k, v in state.items()}
 
         def widened(k: str, v: torch.Tensor) -> torch.Tensor:
             if own[k].shape == v.shape or own[k].dim() != v.dim() or any(a < b for a, b in zip(own[k].shape, v.shape)):
