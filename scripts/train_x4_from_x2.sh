@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # restorer-x4 from restorer-x2 (issue 11): x4 v2's recipe (scripts/train_x4_v2b.sh: GAN stage, 40 %-clean
 # degradation mix, batch 6 x 128^2, lr 1e-4, fresh discriminator, own pool), started from the shipped
-# restorer-x2 (v4: 9,000 GAN steps on 64^2 LR patches, against x4 v2's 1,816 on 32^2) grown to x4 by
+# restorer-x2 (v4: 8,000 GAN steps on 64^2 LR patches, against x4 v2's 1,816 on 32^2) grown to x4 by
 # --init-partial (same body; each x2 sub-pixel of the tail repeated 2x2). Untrained, that start already
 # beat x4 v2 on the held-out bicubic and web-JPEG tracks. NUM_FEAT and NUM_CONV (with RUN, a run name)
 # grow it wider or deeper as well (function-preserving: new features unread, new blocks identity).
