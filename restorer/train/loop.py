@@ -42,6 +42,7 @@ from __future__ import annotations
 import copy
 import csv
 import hashlib
+import math
 import os
 import signal
 import threading
@@ -93,7 +94,7 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
     state = read_state_dict(Path(path))
     if partial:
         own = model.state_dict()
-        src = int(state["restorer_arch"][2]) if "restorer_arch" in state else model.scale
+        src = math.isqrt(state["tail.weight"].shape[0] // model.out_ch)  # the tail has out_ch * scale² outputs
         if src != model.scale and model.scale % src == 0:
             r = model.scale // src  # PixelShuffle channel c*s*s + y*s + x is sub-pixel (y, x) of colour c
             idx = [c * src * src + (y // r) * src + x // r
