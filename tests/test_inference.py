@@ -51,6 +51,32 @@ def test_tiled_equals_untiled_with_enough_padding(model):
     assert (whole - tiled).abs().max().item() <= 1e-4
 
 
+def test_cascade_loads_through_spandrel_and_tiles_exactly(tmp_path):
+    """A two-stage RestorerCascade file rebuilds from its tensors alone; its receptive radius (stage 2's
+    counted in LR pixels) is enough tile padding for tiled output to equal the whole image's."""
+    from restorer.models import RestorerCascade
+
+    torch.manual_seed(0)
+    net = RestorerCascade(RestorerCompact(num_feat=8, num_conv=4, scale=2), RestorerCompact(num_feat=8, num_conv=6, scale=2))
+    for stage in (net.stage1, net.stage2):
+        torch.nn.init.normal_(stage.tail.weight, std=0.1)
+    save_file(net.state_dict(), str(tmp_path / "cascade.safetensors"))
+    desc = load_model(str(tmp_path / "cascade.safetensors"))
+    assert desc.architecture.id == "RestorerCascade" and desc.scale == 4 and desc.tags == ["8nf4nc x2", "8nf6nc x2"]
+    assert desc.model.receptive_radius() == (4 + 4) + (6 + 4 + 1) // 2 == 13
+    per_stage = [9 * 3 * 8 + n * 9 * 8 * 8 + 9 * 8 * 12 for n in (4, 6)]
+    assert desc.model.macs_per_pixel() == per_stage[0] + 4 * per_stage[1]
+    x = torch.rand(1, 3, 40, 50)
+    whole = restore(desc, x, tile=0, device="cpu").rgb
+    tiled = restore(desc, x, tile=16, device="cpu").rgb
+    m = 4 * desc.model.receptive_radius()  # restore reflects the input at its edges; the network alone pads zeros
+    with torch.no_grad():
+        assert (whole - net(x).clamp(0, 1))[..., m:-m, m:-m].abs().max().item() <= 1e-5  # computes what was saved
+    assert (whole - tiled).abs().max().item() <= 1e-4
+    seams = restore(desc, x, tile=16, tile_pad=2, device="cpu").rgb
+    assert (whole - seams).abs().max().item() > 1e-3  # tiles do show with too little padding
+
+
 def test_too_little_padding_shows_seams(model):
     torch.manual_seed(1)
     x = torch.rand(1, 3, 96, 96)

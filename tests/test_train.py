@@ -319,3 +319,28 @@ def test_x4_generator_grown_from_x2_starts_as_its_detail_enlarged(tmp_path):
         assert detail2.abs().max() > 0.05
         torch.testing.assert_close(x4(x), bic(x, 4) + F.interpolate(detail2, scale_factor=2, mode="nearest"))
     assert int(x4.restorer_arch[2]) == 4
+
+
+def test_cascade_starts_from_a_x2_file_in_both_stages(tmp_path):
+    """--init-partial of a one-stage x2 file into a x4 RestorerCascade: stage 1 is that model exactly, stage 2
+    its leading residual blocks (head and tail too), the blocks it lacks dropped."""
+    from safetensors.torch import save_file
+
+    from restorer.models.generator import RestorerCascade, RestorerCompact
+    from restorer.train.loop import _load_generator_weights, build_generator
+
+    torch.manual_seed(0)
+    x2 = RestorerCompact(num_feat=8, num_conv=6, scale=2)
+    save_file(x2.state_dict(), tmp_path / "x2.safetensors")
+    cfg = TrainConfig(scale=4, num_feat=8, num_conv=6, cascade_feat=8, cascade_conv=2)
+    net = build_generator(cfg)
+    assert isinstance(net, RestorerCascade) and net.scale == 4 and net.stage2.num_conv == 2
+    _load_generator_weights(net, str(tmp_path / "x2.safetensors"), partial=True)
+    x = torch.rand(1, 3, 6, 5)
+    with torch.no_grad():
+        torch.testing.assert_close(net.stage1(x), x2(x))
+    for name in ("head.weight", "trunk.0.conv1.weight", "trunk.0.conv2.bias", "tail.weight"):
+        torch.testing.assert_close(net.stage2.state_dict()[name], x2.state_dict()[name])
+    assert net.stage2.restorer_arch.tolist() == [8, 2, 2, 3, 3]
+    with pytest.raises(ValueError, match="even --scale"):
+        build_generator(TrainConfig(scale=3, cascade_feat=8))

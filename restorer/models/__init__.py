@@ -2,9 +2,9 @@
 
 Every generator, ours or a community one, is handled through spandrel's
 ``ImageModelDescriptor`` (scale, channels, fp16/bf16 support, size requirements,
-tiling advice). Our :class:`~restorer.models.generator.RestorerCompact` is
-registered as architecture ``RestorerCompact`` on our own copy of spandrel's
-registry (:func:`registry`; spandrel's global ``MAIN_REGISTRY`` is left
+tiling advice). Our :class:`~restorer.models.generator.RestorerCompact` and
+:class:`~restorer.models.generator.RestorerCascade` are registered as architectures of those
+names on our own copy of spandrel's registry (:func:`registry`; spandrel's global ``MAIN_REGISTRY`` is left
 untouched) instead of being special-cased.
 
 Model names (:func:`resolve_model_path`): ``None`` or a bundled name
@@ -30,9 +30,9 @@ from importlib import resources
 from pathlib import Path
 
 from ..facts import BUNDLED_MODELS, DEFAULT_MODEL, MODEL_EXTENSIONS, first_line
-from .generator import RestorerCompact
+from .generator import RestorerCascade, RestorerCompact
 
-__all__ = ["RestorerCompact", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
+__all__ = ["RestorerCompact", "RestorerCascade", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
            "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS", "registry",
            "read_state_dict", "CHECKPOINT_GENERATORS"]
 
@@ -64,12 +64,12 @@ _registry = None
 
 
 def registry():
-    """spandrel's registry with our RestorerCompact architecture added (built once).
+    """spandrel's registry with our architectures, RestorerCompact and RestorerCascade, added (built once).
 
     A copy of ``spandrel.MAIN_REGISTRY`` (copy-on-write): spandrel's global
     registry, which other programs in the process may use, is left untouched.
-    Our detection key ``restorer_arch`` is unique, so it is checked before every
-    other architecture (SRVGG "Compact" would otherwise claim our files).
+    Our detection keys (``restorer_arch``, and ``stage1.``/``stage2.restorer_arch``) are unique, so
+    they are checked before every other architecture (SRVGG "Compact" would otherwise claim our files).
 
     Returns:
         ``spandrel.ArchRegistry``, for ``spandrel.ModelLoader(registry=...)``.
@@ -80,6 +80,24 @@ def registry():
     from spandrel import MAIN_REGISTRY, ArchSupport, Architecture, ImageModelDescriptor
     from spandrel.util import KeyCondition
 
+    def compact(state_dict, prefix: str = "") -> RestorerCompact:
+        num_feat, num_conv, scale, in_ch, out_ch = (int(v) for v in state_dict[prefix + "restorer_arch"].tolist())
+        return RestorerCompact(in_ch=in_ch, out_ch=out_ch, num_feat=num_feat, num_conv=num_conv, scale=scale)
+
+    def descriptor(arch, model, state_dict, tags):
+        return ImageModelDescriptor(
+            model,
+            state_dict,
+            architecture=arch,
+            purpose="Restoration" if model.scale == 1 else "SR",
+            tags=tags,
+            supports_half=True,
+            supports_bfloat16=True,
+            scale=model.scale,
+            input_channels=model.in_ch,
+            output_channels=model.out_ch,
+        )
+
     class RestorerCompactArch(Architecture[RestorerCompact]):
         def __init__(self) -> None:
             super().__init__(
@@ -89,24 +107,26 @@ def registry():
             )
 
         def load(self, state_dict):
-            num_feat, num_conv, scale, in_ch, out_ch = (int(v) for v in state_dict["restorer_arch"].tolist())
-            model = RestorerCompact(in_ch=in_ch, out_ch=out_ch, num_feat=num_feat, num_conv=num_conv, scale=scale)
-            return ImageModelDescriptor(
-                model,
-                state_dict,
-                architecture=self,
-                purpose="Restoration" if scale == 1 else "SR",
-                tags=[f"{num_feat}nf", f"{num_conv}nc"],
-                supports_half=True,
-                supports_bfloat16=True,
-                scale=scale,
-                input_channels=in_ch,
-                output_channels=out_ch,
+            model = compact(state_dict)
+            return descriptor(self, model, state_dict, [f"{model.num_feat}nf", f"{model.num_conv}nc"])
+
+    class RestorerCascadeArch(Architecture[RestorerCascade]):
+        def __init__(self) -> None:
+            super().__init__(
+                id="RestorerCascade",
+                name="Restorer Cascade",
+                detect=KeyCondition.has_all("stage1.restorer_arch", "stage2.restorer_arch"),
             )
+
+        def load(self, state_dict):
+            model = RestorerCascade(compact(state_dict, "stage1."), compact(state_dict, "stage2."))
+            tags = [f"{st.num_feat}nf{st.num_conv}nc x{st.scale}" for st in (model.stage1, model.stage2)]
+            return descriptor(self, model, state_dict, tags)
 
     ours = MAIN_REGISTRY.copy()
     others = tuple(a.architecture.id for a in ours.architectures())
-    ours.add(ArchSupport.from_architecture(RestorerCompactArch(), before=others))
+    ours.add(ArchSupport.from_architecture(RestorerCompactArch(), before=others),
+             ArchSupport.from_architecture(RestorerCascadeArch(), before=others))
     _registry = ours
     return ours
 

@@ -23,7 +23,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-__all__ = ["RestorerCompact"]
+__all__ = ["RestorerCompact", "RestorerCascade"]
 
 
 class _ResBlock(nn.Module):
@@ -140,3 +140,51 @@ class RestorerCompact(nn.Module):
         if self.in_ch != self.out_ch:
             base = base[:, : self.out_ch] if self.in_ch > self.out_ch else base.mean(1, keepdim=True).expand_as(detail)
         return base + detail
+
+
+class RestorerCascade(nn.Module):
+    """Two :class:`RestorerCompact` stages in series: ``stage2(stage1(x))``.
+
+    Stage 1 runs at LR resolution (e.g. restorer-x2's body, which removes the
+    JPEG blocks and noise); stage 2 is a second, usually smaller, generator at
+    stage 1's output resolution that adds the rest of the detail. Why: restorer-x2
+    applied twice scores better at x4 than every one-stage x4 model we trained
+    (docs/TRAINING.md, "restorer-x4 grown from restorer-x2"), because its second
+    pass spends compute at 2x LR resolution. The interface between the stages is
+    an RGB image, not clamped, so the cascade trains end to end.
+
+    Args:
+        stage1, stage2: the stages; ``stage1.out_ch == stage2.in_ch``.
+
+    Input and output: as :class:`RestorerCompact`, with ``scale = stage1.scale * stage2.scale``.
+
+    Raises:
+        ValueError: the stages' channels do not chain.
+
+    The state dict holds each stage's tensors under ``stage1.``/``stage2.``, each
+    with its own ``restorer_arch`` buffer, so the spandrel loader rebuilds both.
+    """
+
+    def __init__(self, stage1: RestorerCompact, stage2: RestorerCompact):
+        super().__init__()
+        if stage1.out_ch != stage2.in_ch:
+            raise ValueError(f"stage 1 gives {stage1.out_ch} channels, stage 2 takes {stage2.in_ch}")
+        self.stage1 = stage1
+        self.stage2 = stage2
+        self.scale = stage1.scale * stage2.scale
+        self.in_ch = stage1.in_ch
+        self.out_ch = stage2.out_ch
+
+    def receptive_radius(self) -> int:
+        """Receptive-field radius in LR pixels: stage 1's plus stage 2's, which counts in
+        stage 1's output pixels, divided by stage 1's scale (rounded up)."""
+        return self.stage1.receptive_radius() + -(-self.stage2.receptive_radius() // self.stage1.scale)
+
+    def macs_per_pixel(self) -> int:
+        """Multiply-accumulates per LR input pixel: stage 1's plus ``stage1.scale**2`` times stage 2's
+        (it runs on that many pixels per LR pixel)."""
+        return self.stage1.macs_per_pixel() + self.stage1.scale**2 * self.stage2.macs_per_pixel()
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        """Upscale ``x`` (N, in_ch, H, W) in [0, 1] to (N, out_ch, H*scale, W*scale), not clamped."""
+        return self.stage2(self.stage1(x))

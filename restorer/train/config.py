@@ -26,6 +26,9 @@ class TrainConfig:
     scale: int = _opt(4, "SR factor")
     num_feat: int = _opt(48, "generator width (RestorerCompact)")
     num_conv: int = _opt(16, "generator body convolutions (even)")
+    cascade_feat: int = _opt(0, "width of a second x2 stage run on the first's output (RestorerCascade; the first "
+                             "stage is then x scale/2); 0 = one stage")
+    cascade_conv: int = _opt(8, "body convolutions of the second stage (even)")
     steps: int = _opt(1000, "total optimiser steps, counted across resumes")
     batch: int = _opt(16, "patches per step per rank")
     hr_size: int = _opt(128, "HR patch side in pixels")

@@ -58,7 +58,7 @@ import torch.nn.functional as F
 from restorer.degradations import FAMILIES, DegradationConfig, MixConfig, SecondOrderConfig
 from restorer.device import pick_device
 from restorer.models.discriminator import UNetDiscriminatorSN
-from restorer.models.generator import RestorerCompact
+from restorer.models.generator import RestorerCascade, RestorerCompact
 from restorer.train.config import TrainConfig
 from restorer.train.data import PatchDataset, load_photos, make_loader
 from restorer.train.pool import PairPool, PoolDataset
@@ -77,6 +77,18 @@ def _save(path: Path, payload: dict) -> None:
     os.replace(tmp, path)
 
 
+def build_generator(cfg: TrainConfig) -> torch.nn.Module:
+    """The generator ``cfg`` describes: a :class:`RestorerCompact` (``num_feat`` x ``num_conv``, x ``scale``), or
+    with ``cascade_feat`` a :class:`RestorerCascade` of that body at x ``scale / 2`` and a
+    ``cascade_feat`` x ``cascade_conv`` x2 stage. ValueError: a cascade of odd ``scale``."""
+    if not cfg.cascade_feat:
+        return RestorerCompact(num_feat=cfg.num_feat, num_conv=cfg.num_conv, scale=cfg.scale)
+    if cfg.scale % 2:
+        raise ValueError(f"--cascade-feat needs an even --scale (its second stage is x2), got {cfg.scale}")
+    return RestorerCascade(RestorerCompact(num_feat=cfg.num_feat, num_conv=cfg.num_conv, scale=cfg.scale // 2),
+                           RestorerCompact(num_feat=cfg.cascade_feat, num_conv=cfg.cascade_conv, scale=2))
+
+
 def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = False) -> None:
     """Load ``path`` (safetensors, or a checkpoint's EMA) into ``model``; with
     ``partial``, the tensors whose name matches (a warning lists the rest), and the model starts
@@ -86,12 +98,26 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
     zero weights from the new input channels, and its own initialisation for the new output
     channels (new features that nothing reads until training gives them weight). A tail of a
     smaller scale that divides the model's (restorer-x2 into a x4 model) has each sub-pixel
-    channel repeated: the start is bicubic plus ``path``'s detail, nearest-enlarged."""
+    channel repeated: the start is bicubic plus ``path``'s detail, nearest-enlarged.
+
+    A :class:`RestorerCascade` given a one-stage file with ``partial`` loads it into both stages:
+    stage 1 as above, stage 2 the leading blocks that fit (restorer-x2 into a shallower x2 stage:
+    not function-preserving, a start with trained features, as truncated residual networks degrade
+    gracefully, Veit et al., NeurIPS 2016)."""
     from restorer.models import read_state_dict
 
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such generator weights file")
     state = read_state_dict(Path(path))
+    if partial and isinstance(model, RestorerCascade) and "restorer_arch" in state:
+        for stage in (model.stage1, model.stage2):
+            _load_state(stage, state, path, partial=True)
+    else:
+        _load_state(model, state, path, partial)
+
+
+def _load_state(model: torch.nn.Module, state: dict, path: str, partial: bool) -> None:
+    """:func:`_load_generator_weights` of a read ``state`` (``path`` names it in warnings)."""
     if partial:
         own = model.state_dict()
         src = math.isqrt(state["tail.weight"].shape[0] // model.out_ch)  # the tail has out_ch * scale² outputs
@@ -114,7 +140,7 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
         kept = {k: v for k, v in state.items() if k in own and own[k].shape == v.shape and k != "restorer_arch"}
         skipped = sorted(set(own) - set(kept) - {"restorer_arch"})
         if skipped:
-            warnings.warn(f"{path}: not loaded (shape differs or missing): {', '.join(skipped)}", stacklevel=3)
+            warnings.warn(f"{path}: not loaded (shape differs or missing): {', '.join(skipped)}", stacklevel=4)
         model.load_state_dict(kept, strict=False)
         for i, block in enumerate(model.trunk):
             if f"trunk.{i}.conv1.weight" not in kept:
@@ -330,7 +356,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     torch.manual_seed(cfg.seed)
     dataset, pool = _training_data(cfg, deg_cfg, device, rank, world, progress)
 
-    gen = RestorerCompact(num_feat=cfg.num_feat, num_conv=cfg.num_conv, scale=cfg.scale)
+    gen = build_generator(cfg)
     if cfg.init:
         _load_generator_weights(gen, cfg.init, cfg.init_partial)
     disc = percep = None
