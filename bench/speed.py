@@ -57,7 +57,7 @@ def run(model_name: str = DEFAULT_MODEL, size: int = 128, threads: int = 2, repe
 
     Args:
         model_name: our model, a name or path for :func:`restorer.models.load_model`;
-            must be a ``RestorerCompact`` x4 (``macs_per_pixel`` is read, and
+            must be one of ours at x4, ``RestorerCompact`` or ``RestorerCascade`` (``macs_per_pixel`` is read, and
             output megapixels assume x4).
         size: LR input side in pixels.
         threads: ``torch.set_num_threads`` value (left set for the process).
@@ -75,13 +75,14 @@ def run(model_name: str = DEFAULT_MODEL, size: int = 128, threads: int = 2, repe
 
     Raises:
         restorer.models.ModelLoadError: ``model_name`` cannot be loaded.
-        AttributeError: the model is not a ``RestorerCompact`` (no ``macs_per_pixel``).
+        AttributeError: the model is not one of ours (no ``macs_per_pixel``).
         ImportError: spandrel's internal SRVGG module moved (spandrel != 0.4).
     """
     from spandrel.architectures.Compact.__arch.SRVGG import SRVGGNetCompact
 
     torch.set_num_threads(threads)
-    ours = load_model(model_name).model.eval()
+    desc = load_model(model_name)
+    ours = desc.model.eval()
     ref = SRVGGNetCompact(num_in_ch=3, num_out_ch=3, num_feat=64, num_conv=32, upscale=4, act_type="prelu").eval()
     x = torch.rand(1, 3, size, size)
     out_mp = (size * 4) ** 2 / 1e6
@@ -93,7 +94,8 @@ def run(model_name: str = DEFAULT_MODEL, size: int = 128, threads: int = 2, repe
         "input": f"{size}x{size}", "threads": threads, "cpu": platform.processor() or platform.machine(),
         "load_avg_1min": load, "cpu_count": os.cpu_count(),
         "torch": torch.__version__,
-        "ours": {"model": model_name, "seconds": t_ours, "output_mp_per_s": out_mp / t_ours,
+        "ours": {"model": model_name, "architecture": desc.architecture.id, "seconds": t_ours,
+                 "output_mp_per_s": out_mp / t_ours,
                  "mmac_per_lr_pixel": ours.macs_per_pixel() / 1e6,
                  "params": sum(p.numel() for p in ours.parameters())},
         "srvgg_compact_x4v3": {"seconds": t_ref, "output_mp_per_s": out_mp / t_ref,
@@ -107,7 +109,7 @@ def run(model_name: str = DEFAULT_MODEL, size: int = 128, threads: int = 2, repe
     (out_dir / "speed.md").write_text(
         f"# CPU speed, x4, {size}x{size} input, {threads} threads, fp32 (torch {torch.__version__})\n\n"
         "| generator | params | MMAC / LR pixel | output MP/s |\n|---|---|---|---|\n"
-        f"| RestorerCompact ({model_name}) | {o['params']:,} | {o['mmac_per_lr_pixel']:.3f} | {o['output_mp_per_s']:.2f} |\n"
+        f"| {o['architecture']} ({model_name}) | {o['params']:,} | {o['mmac_per_lr_pixel']:.3f} | {o['output_mp_per_s']:.2f} |\n"
         f"| SRVGGNetCompact (x4v3 size) | {r['params']:,} | {r['mmac_per_lr_pixel']:.3f} | {r['output_mp_per_s']:.2f} |\n"
         f"\nSpeed-up: {result['speedup']:.2f}x\n"
         + (f"\nMachine load during the run: {load:.1f} (1-minute average, {os.cpu_count()} CPUs); absolute MP/s "
