@@ -342,5 +342,12 @@ def test_cascade_starts_from_a_x2_file_in_both_stages(tmp_path):
     for name in ("head.weight", "trunk.0.conv1.weight", "trunk.0.conv2.bias", "tail.weight"):
         torch.testing.assert_close(net.stage2.state_dict()[name], x2.state_dict()[name])
     assert net.stage2.restorer_arch.tolist() == [8, 2, 2, 3, 3]
+    save_file(net.state_dict(), tmp_path / "cascade.safetensors")
+    deeper = build_generator(TrainConfig(scale=4, num_feat=8, num_conv=6, cascade_feat=8, cascade_conv=4))
+    _load_generator_weights(deeper, str(tmp_path / "cascade.safetensors"), partial=True)  # grown stage by stage
+    with torch.no_grad():
+        torch.testing.assert_close(deeper(x), net(x))
+    with pytest.raises(ValueError, match="not the weights of one RestorerCompact"):
+        _load_generator_weights(x2, str(tmp_path / "cascade.safetensors"), partial=True)
     with pytest.raises(ValueError, match="even --scale"):
         build_generator(TrainConfig(scale=3, cascade_feat=8))

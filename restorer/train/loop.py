@@ -100,7 +100,8 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
     smaller scale that divides the model's (restorer-x2 into a x4 model) has each sub-pixel
     channel repeated: the start is bicubic plus ``path``'s detail, nearest-enlarged.
 
-    A :class:`RestorerCascade` given a one-stage file with ``partial`` loads it into both stages:
+    A :class:`RestorerCascade` takes a cascade's file stage by stage (each grown as above), and with
+    ``partial`` a one-stage file into both stages:
     stage 1 as above, stage 2 the leading blocks that fit (restorer-x2 into a shallower x2 stage:
     not function-preserving, a start with trained features, as truncated residual networks degrade
     gracefully, Veit et al., NeurIPS 2016)."""
@@ -109,9 +110,11 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
     if not Path(path).is_file():
         raise FileNotFoundError(f"{path}: no such generator weights file")
     state = read_state_dict(Path(path))
-    if partial and isinstance(model, RestorerCascade) and "restorer_arch" in state:
-        for stage in (model.stage1, model.stage2):
-            _load_state(stage, state, path, partial=True)
+    if partial and isinstance(model, RestorerCascade):
+        one_stage = "restorer_arch" in state
+        for prefix, stage in (("stage1.", model.stage1), ("stage2.", model.stage2)):
+            part = state if one_stage else {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
+            _load_state(stage, part, path, partial=True)
     else:
         _load_state(model, state, path, partial)
 
@@ -119,6 +122,8 @@ def _load_generator_weights(model: torch.nn.Module, path: str, partial: bool = F
 def _load_state(model: torch.nn.Module, state: dict, path: str, partial: bool) -> None:
     """:func:`_load_generator_weights` of a read ``state`` (``path`` names it in warnings)."""
     if partial:
+        if "tail.weight" not in state:
+            raise ValueError(f"{path}: not the weights of one RestorerCompact (a cascade's go into a cascade)")
         own = model.state_dict()
         src = math.isqrt(state["tail.weight"].shape[0] // model.out_ch)  # the tail has out_ch * scale² outputs
         if src != model.scale and model.scale % src == 0:
