@@ -31,7 +31,7 @@ import torch.nn.functional as F
 
 from restorer.models import load_model
 from restorer.models.generator import RestorerCascade, RestorerCompact
-from restorer.train.loop import _load_state
+from restorer.train.loop import _load_generator_weights
 
 
 def _cache(path: Path, shape: tuple, fill) -> np.ndarray:
@@ -86,7 +86,7 @@ def main() -> None:
     student = RestorerCompact(num_feat=args.feat, num_conv=args.conv, scale=2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        _load_state(student, {k: v for k, v in x2.state_dict().items()}, args.teacher, partial=True)
+        _load_generator_weights(student, args.teacher, partial=True)  # its leading blocks, as the GAN stage would
     opt = torch.optim.Adam(student.parameters(), lr=args.lr, betas=(0.9, 0.99))
     step, elapsed = 0, 0.0
     ck_path = out / "student.pt"
