@@ -16,7 +16,8 @@ PY=${PY:-.venv/bin/python}
 scripts/split_training_photos.sh
 RUN=${RUN:-x4x2}
 $PY main.py train --stage gan --scale 4 --out runs/${RUN}_gan --num-feat "${NUM_FEAT:-48}" --num-conv "${NUM_CONV:-16}" \
-    --cascade-feat "${CASCADE_FEAT:-0}" --cascade-conv "${CASCADE_CONV:-8}" --steps 1000000 --batch 6 --lr 1e-4 --perceptual lpips-vgg \
+    --cascade-feat "${CASCADE_FEAT:-0}" --cascade-conv "${CASCADE_CONV:-8}" --steps 1000000 --batch 6 --lr 1e-4 \
+    --perceptual lpips-vgg \
     --init "${INIT:-weights/restorer_x2.safetensors}" --init-partial --max-minutes "${GAN_MINUTES:-600}" \
     --ckpt-every 25 --keep-every 100 --pool "${POOL:-runs/pool_$RUN}" --mix-probs 0.4,0.25,0.2,0.15 \
     --data runs/data/train --degradation mix --pool-size 12000 --pool-refresh 0.25 \

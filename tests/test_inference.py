@@ -57,7 +57,8 @@ def test_cascade_loads_through_spandrel_and_tiles_exactly(tmp_path):
     from restorer.models import RestorerCascade
 
     torch.manual_seed(0)
-    net = RestorerCascade(RestorerCompact(num_feat=8, num_conv=4, scale=2), RestorerCompact(num_feat=8, num_conv=6, scale=2))
+    net = RestorerCascade(RestorerCompact(num_feat=8, num_conv=4, scale=2),
+                          RestorerCompact(num_feat=8, num_conv=6, scale=2))
     for stage in (net.stage1, net.stage2):
         torch.nn.init.normal_(stage.tail.weight, std=0.1)
     save_file(net.state_dict(), str(tmp_path / "cascade.safetensors"))

@@ -3,9 +3,9 @@
 Every generator, ours or a community one, is handled through spandrel's
 ``ImageModelDescriptor`` (scale, channels, fp16/bf16 support, size requirements,
 tiling advice). Our :class:`~restorer.models.generator.RestorerCompact` and
-:class:`~restorer.models.generator.RestorerCascade` are registered as architectures of those
-names on our own copy of spandrel's registry (:func:`registry`; spandrel's global ``MAIN_REGISTRY`` is left
-untouched) instead of being special-cased.
+:class:`~restorer.models.generator.RestorerCascade` are registered as architectures of
+those names on our own copy of spandrel's registry (:func:`registry`; spandrel's global
+``MAIN_REGISTRY`` is left untouched) instead of being special-cased.
 
 Model names (:func:`resolve_model_path`): ``None`` or a bundled name
 (``"restorer-x4"``, ``"restorer-x2"``) means a bundled model (:func:`weights_dir`:
@@ -32,9 +32,9 @@ from pathlib import Path
 from ..facts import BUNDLED_MODELS, DEFAULT_MODEL, MODEL_EXTENSIONS, first_line
 from .generator import RestorerCascade, RestorerCompact
 
-__all__ = ["RestorerCompact", "RestorerCascade", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL", "weights_dir",
-           "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS", "registry",
-           "read_state_dict", "CHECKPOINT_GENERATORS"]
+__all__ = ["RestorerCompact", "RestorerCascade", "load_model", "ModelLoadError", "BUNDLED_MODELS", "DEFAULT_MODEL",
+           "weights_dir", "models_dir", "resolve_model_path", "list_models", "describe_model", "MODEL_EXTENSIONS",
+           "registry", "read_state_dict", "CHECKPOINT_GENERATORS"]
 
 
 class ModelLoadError(Exception):
