@@ -11,7 +11,7 @@ from PIL import Image
 
 from restorer.models import load_model
 from restorer.train.loop import TrainConfig, export_generator, lr_at, train
-from restorer.train.losses import VGGPerceptualLoss, gan_loss
+from restorer.train.losses import VGGPerceptualLoss, gan_loss, ldl_loss
 
 
 @pytest.fixture
@@ -87,6 +87,29 @@ def test_losses_values():
     assert gan_loss(torch.full((4,), 5.0), True) < gan_loss(torch.full((4,), 5.0), False)
 
 
+def test_ldl_loss_matches_a_direct_computation():
+    """LDL (Liang et al. 2022): local variance (7 x 7, reflect, unbiased) of the summed residual times the
+    patch's variance ** 0.2, zero where the EMA's residual is larger, then L1 of the weighted images."""
+    g = torch.Generator().manual_seed(0)
+    hr = torch.rand(2, 3, 10, 12, generator=g)
+    sr = (hr + 0.1 * torch.randn(hr.shape, generator=g)).requires_grad_(True)
+    ema = hr + 0.1 * torch.randn(hr.shape, generator=g)
+    got = ldl_loss(sr, ema, hr)
+    h, s, e = (t.detach().double().numpy() for t in (hr, sr, ema))
+    r, r_ema = np.abs(h - s).sum(1), np.abs(h - e).sum(1)
+    padded = np.pad(r, ((0, 0), (3, 3), (3, 3)), mode="reflect")
+    local = np.array([[[padded[n, i:i + 7, j:j + 7].var(ddof=1) for j in range(12)] for i in range(10)]
+                      for n in range(2)])
+    m = local * np.array([r[n].var(ddof=1) ** 0.2 for n in range(2)])[:, None, None] * (r >= r_ema)
+    want = np.abs(m[:, None] * (s - h)).mean()
+    assert 0.25 < (r >= r_ema).mean() < 0.75 and want > 0
+    assert abs(got.item() - want) < 1e-6 * want
+    got.backward()
+    assert sr.grad.abs().sum() > 0
+    # where the raw generator is everywhere closer to HR than the EMA, nothing is an artefact
+    assert ldl_loss(sr, hr + 2 * (sr - hr), hr).item() == 0.0
+
+
 def test_default_generator_gets_gradient_in_every_layer():
     """Regression: a plain 16-conv stack collapsed to bicubic (gradients under Adam's eps)."""
     from restorer.models import RestorerCompact
@@ -98,6 +121,17 @@ def test_default_generator_gets_gradient_in_every_layer():
     loss.backward()
     norms = [p.grad.norm().item() for n, p in g.named_parameters() if n.endswith("weight")]
     assert min(norms) > 1e-4
+
+
+@pytest.mark.slow  # trains two runs
+def test_ldl_term_is_added_to_the_pixel_loss(data_dir, tmp_path):
+    """Step 1 of both runs sees the same SR; with w_ldl its logged l_pix adds LDL's (positive) term."""
+    kw = dict(stage="gan", steps=2, d_feat=8)
+    train(_cfg(data_dir, tmp_path / "a", **kw), progress=False)
+    train(_cfg(data_dir, tmp_path / "b", w_ldl=1.0, **kw), progress=False)
+    la, lb = (list(csv.DictReader(open(tmp_path / d / "log.csv"))) for d in "ab")
+    assert la[0]["l_percep"] == lb[0]["l_percep"]
+    assert float(lb[0]["l_pix"]) > float(la[0]["l_pix"])
 
 
 @pytest.mark.slow  # trains three runs, with a worker process

@@ -38,6 +38,8 @@ class TrainConfig:
     w_pix: float = _opt(1.0, "L1 weight")
     w_percep: float = _opt(1.0, "perceptual weight (GAN stage)")
     w_gan: float = _opt(0.1, "adversarial weight (GAN stage)")
+    w_ldl: float = _opt(0.0, "GAN stage: weight of LDL's artefact term (restorer.train.losses.ldl_loss; the "
+                        "paper's 1.0); 0 = off")
     perceptual: str = _opt("vgg", "perceptual term of the GAN stage", ("vgg", "lpips-vgg", "lpips-alex"))
     teacher: str = _opt("", "second target beside HR: a model's outputs on the pool's LR patches, computed on the "
                         "training device into --pool (also at each refresh; the bench extra)", ("", "realesrgan-x4plus"))

@@ -8,7 +8,8 @@ Two stages as in ESRGAN/Real-ESRGAN (Wang et al. 2018, 2021):
   from the PSNR stage's EMA weights (``init``). The perceptual term is VGG16
   features with per-layer weights (``perceptual="vgg"``) or LPIPS
   (``"lpips-vgg"``/``"lpips-alex"``); see ``docs/TRAINING.md`` for the ablation
-  that chose it.
+  that chose it. ``w_ldl`` adds LDL's artefact term (Liang et al., CVPR 2022),
+  which compares the generator with its EMA to find artefacts.
 
 Both stages use Adam(``TrainConfig.lr``, betas 0.9/0.99) for every network, at
 a constant rate unless ``lr_halve_at`` lists steps (Real-ESRGAN uses 2e-4 for
@@ -62,7 +63,7 @@ from restorer.models.generator import RestorerCascade, RestorerCompact
 from restorer.train.config import TrainConfig
 from restorer.train.data import PatchDataset, load_photos, make_loader
 from restorer.train.pool import PairPool, PoolDataset
-from restorer.train.losses import gan_loss, make_perceptual_loss
+from restorer.train.losses import gan_loss, ldl_loss, make_perceptual_loss
 
 __all__ = ["TrainConfig", "train", "export_generator"]
 
@@ -264,12 +265,13 @@ def _training_data(cfg: TrainConfig, deg_cfg, device: torch.device, rank: int, w
     return PoolDataset(pool, seed=cfg.seed), pool
 
 
-def _step(cfg: TrainConfig, batch: list[torch.Tensor], gen, disc, disc_core, percep, opt_g,
+def _step(cfg: TrainConfig, batch: list[torch.Tensor], gen, ema, disc, disc_core, percep, opt_g,
           opt_d) -> list[torch.Tensor]:
     """One optimisation step on ``batch`` = (LR, HR[, teacher output]): the generator (L1, and in the GAN
-    stage perceptual + adversarial), then the discriminator. ``gen``/``disc`` may be DDP-wrapped;
-    ``disc_core`` is the bare discriminator (None in the PSNR stage). Returns the log row's detached
-    losses ``[l_pix, l_percep, l_gan, l_d_real, l_d_fake]`` (zeros where unused)."""
+    stage perceptual + adversarial, and LDL's term against ``ema``'s output), then the discriminator.
+    ``gen``/``disc`` may be DDP-wrapped; ``disc_core`` is the bare discriminator (None in the PSNR stage).
+    Returns the log row's detached losses ``[l_pix, l_percep, l_gan, l_d_real, l_d_fake]`` (zeros where
+    unused; ``l_pix`` includes the teacher's and LDL's terms)."""
     lr_img, hr_img, *teacher_img = batch
     teacher_img = teacher_img[0] if teacher_img else None
     sr = gen(lr_img)
@@ -285,6 +287,12 @@ def _step(cfg: TrainConfig, batch: list[torch.Tensor], gen, disc, disc_core, per
         # the unwrapped discriminator: no DDP reduction for its (absent) gradients here
         l_g = gan_loss(disc_core(sr), True)
         loss = loss + cfg.w_percep * l_percep + cfg.w_gan * l_g
+        if cfg.w_ldl:
+            with torch.no_grad():
+                sr_ema = ema(lr_img)
+            l_ldl = cfg.w_ldl * ldl_loss(sr, sr_ema, hr_img)
+            loss = loss + l_ldl
+            row[0] = row[0] + l_ldl.detach()
         row[1], row[2] = l_percep.detach(), l_g.detach()
     opt_g.zero_grad(set_to_none=True)
     loss.backward()
@@ -313,7 +321,8 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
     interrupted by an exception. Every ``cfg.log_every`` steps a row ``step,
     elapsed_s, l_pix, l_percep, l_gan, l_d_real, l_d_fake`` (losses of that
     step averaged over ranks, unitless; 0 where unused; with a teacher,
-    ``l_pix`` and ``l_percep`` include its terms) is appended to ``log.csv`` by rank 0.
+    ``l_pix`` and ``l_percep`` include its terms, with ``w_ldl`` ``l_pix`` includes
+    LDL's) is appended to ``log.csv`` by rank 0.
 
     Distributed runs: when the environment has ``WORLD_SIZE`` > 1 (set by
     ``torchrun``), the process group is started here (NCCL with CUDA, Gloo
@@ -456,7 +465,7 @@ def train(cfg: TrainConfig, progress: bool = True, state_out: dict | None = None
             if step in halve_at:
                 set_lr(cfg, step, opt_g, opt_d)
             batch = [t.to(device, non_blocking=True) for t in next(loader)]
-            row = _step(cfg, batch, gen, disc, disc_core, percep, opt_g, opt_d)
+            row = _step(cfg, batch, gen, ema, disc, disc_core, percep, opt_g, opt_d)
             with torch.no_grad():
                 for pe, pg in zip(ema.parameters(), gen_core.parameters()):
                     pe.lerp_(pg, 1.0 - cfg.ema)

@@ -1,4 +1,4 @@
-"""Training losses: pixel (L1), perceptual (VGG16 features or LPIPS) and GAN.
+"""Training losses: pixel (L1), perceptual (VGG16 features or LPIPS), GAN and LDL's artefact term.
 
 The combination and default weights follow Real-ESRGAN (Wang et al., ICCVW 2021):
 ``L = 1.0 * L1 + 1.0 * L_percep + 0.1 * L_GAN``.
@@ -12,7 +12,7 @@ from torch import nn
 from restorer.weights import BACKBONE_LAYERS, backbone_state_dict
 
 __all__ = ["VGGPerceptualLoss", "LPIPSLoss", "make_perceptual_loss", "PERCEPTUAL_LOSSES", "gan_loss",
-           "IMAGENET_MEAN", "IMAGENET_STD"]
+           "ldl_loss", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 #: ImageNet normalisation (RGB mean and std of inputs in [0, 1]) used by
 #: torchvision's pretrained backbones.
@@ -179,3 +179,30 @@ def gan_loss(logits: torch.Tensor, target_is_real: bool) -> torch.Tensor:
     """
     target = torch.ones_like(logits) if target_is_real else torch.zeros_like(logits)
     return F.binary_cross_entropy_with_logits(logits, target)
+
+
+def ldl_loss(sr: torch.Tensor, sr_ema: torch.Tensor, hr: torch.Tensor, ksize: int = 7) -> torch.Tensor:
+    """LDL's artefact term: L1 between ``M * sr`` and ``M * hr`` (Liang et al., "Details or Artifacts",
+    CVPR 2022; its reference ``get_refined_artifact_map``, ksize 7).
+
+    ``M`` is the residual ``r = sum_c |hr - sr|``'s local variance (``ksize``² window, reflect padding,
+    unbiased) times the patch's variance of ``r`` to the power 1/5, set to 0 where the EMA generator's
+    residual is larger (there the raw generator is more faithful: detail, not artefact). As in the
+    reference, ``M`` is not detached, so the term also flattens the residual locally.
+
+    Args:
+        sr: the generator's output, (N, 3, H, W) float in about [0, 1], with grad.
+        sr_ema: the EMA generator's output on the same LR, same shape (no grad needed).
+        hr: the target, same shape.
+        ksize: odd local window side, < H and W (reflect padding).
+
+    Returns:
+        0-dim tensor >= 0.
+    """
+    res = (hr - sr).abs().sum(1, keepdim=True)
+    res_ema = (hr - sr_ema).abs().sum(1, keepdim=True)
+    pad = ksize // 2
+    windows = F.pad(res, [pad] * 4, mode="reflect").unfold(2, ksize, 1).unfold(3, ksize, 1)
+    weight = windows.var(dim=(-1, -2)) * res.var(dim=(1, 2, 3), keepdim=True) ** 0.2
+    weight = weight * (res >= res_ema)
+    return F.l1_loss(weight * sr, weight * hr)
