@@ -11,7 +11,7 @@ from PIL import Image
 
 from restorer.models import load_model
 from restorer.train.loop import TrainConfig, export_generator, lr_at, train
-from restorer.train.losses import VGGPerceptualLoss, gan_loss, ldl_loss
+from restorer.train.losses import PERCEPTUAL_LOSSES, DISTSLoss, VGGPerceptualLoss, gan_loss, ldl_loss
 
 
 @pytest.fixture
@@ -85,6 +85,29 @@ def test_losses_values():
     logits = torch.zeros(4)
     assert abs(gan_loss(logits, True).item() - np.log(2)) < 1e-6
     assert gan_loss(torch.full((4,), 5.0), True) < gan_loss(torch.full((4,), 5.0), False)
+
+
+def test_dists_loss_is_the_metric_with_gradients():
+    from restorer.metrics.dists import get_dists
+    from restorer.train.config import TrainConfig
+    from dataclasses import fields
+
+    g = torch.Generator().manual_seed(0)
+    hr = torch.rand(2, 3, 32, 32, generator=g)
+    sr = (hr + 0.1 * torch.randn(hr.shape, generator=g)).clamp(0, 1).requires_grad_(True)
+    loss = DISTSLoss()
+    assert loss(hr, hr).item() < 1e-6
+    got = loss(sr, hr)
+    with torch.no_grad():
+        want = get_dists()(sr, hr).mean().item()
+    assert want > 0.01 and abs(got.item() - want) < 1e-6
+    got.backward()
+    assert sr.grad.abs().sum() > 0
+    # a teacher's term adds w_teacher x DISTS(sr, teacher)
+    assert abs(loss(sr, hr, hr, 0.5).item() - 1.5 * want) < 1e-6
+    # the train flag offers exactly the losses make_perceptual_loss builds
+    choices = next(f for f in fields(TrainConfig) if f.name == "perceptual").metadata["choices"]
+    assert choices == PERCEPTUAL_LOSSES
 
 
 def test_ldl_loss_matches_a_direct_computation():

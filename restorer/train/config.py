@@ -40,7 +40,7 @@ class TrainConfig:
     w_gan: float = _opt(0.1, "adversarial weight (GAN stage)")
     w_ldl: float = _opt(0.0, "GAN stage: weight of LDL's artefact term (restorer.train.losses.ldl_loss; the "
                         "paper's 1.0); 0 = off")
-    perceptual: str = _opt("vgg", "perceptual term of the GAN stage", ("vgg", "lpips-vgg", "lpips-alex"))
+    perceptual: str = _opt("vgg", "perceptual term of the GAN stage", ("vgg", "lpips-vgg", "lpips-alex", "dists"))
     teacher: str = _opt("", "second target beside HR: a model's outputs on the pool's LR patches, computed on the "
                         "training device into --pool (also at each refresh; the bench extra)", ("", "realesrgan-x4plus"))
     w_teacher: float = _opt(1.0, "weight of the teacher's L1 and perceptual terms, relative to HR's")

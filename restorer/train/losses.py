@@ -1,4 +1,4 @@
-"""Training losses: pixel (L1), perceptual (VGG16 features or LPIPS), GAN and LDL's artefact term.
+"""Training losses: pixel (L1), perceptual (VGG16 features, LPIPS or DISTS), GAN and LDL's artefact term.
 
 The combination and default weights follow Real-ESRGAN (Wang et al., ICCVW 2021):
 ``L = 1.0 * L1 + 1.0 * L_percep + 0.1 * L_GAN``.
@@ -11,7 +11,7 @@ from torch import nn
 
 from restorer.weights import BACKBONE_LAYERS, backbone_state_dict
 
-__all__ = ["VGGPerceptualLoss", "LPIPSLoss", "make_perceptual_loss", "PERCEPTUAL_LOSSES", "gan_loss",
+__all__ = ["VGGPerceptualLoss", "LPIPSLoss", "DISTSLoss", "make_perceptual_loss", "PERCEPTUAL_LOSSES", "gan_loss",
            "ldl_loss", "IMAGENET_MEAN", "IMAGENET_STD"]
 
 #: ImageNet normalisation (RGB mean and std of inputs in [0, 1]) used by
@@ -140,8 +140,38 @@ class LPIPSLoss(nn.Module):
         return super().train(False)
 
 
+class DISTSLoss(nn.Module):
+    """DISTS (Ding et al., TPAMI 2020, which also optimises with it) as a training loss: the batch mean of
+    :class:`restorer.metrics.dists.DISTS` between SR and HR.
+
+    Input: float32 tensors (N, 3, H, W) in [0, 1] (SR, HR, optionally a teacher's output), H and W at
+    least 16. Output: 0-dim tensor >= 0; gradients flow to ``sr``; the network is frozen.
+
+    Raises:
+        restorer.weights.WeightsNotFoundError: VGG16 or DISTS weights unavailable offline.
+    """
+
+    def __init__(self):
+        super().__init__()
+        from restorer.metrics.dists import DISTS
+
+        self.dists = DISTS()
+
+    def forward(self, sr: torch.Tensor, hr: torch.Tensor, teacher: torch.Tensor | None = None,
+                w_teacher: float = 1.0) -> torch.Tensor:
+        """Return mean DISTS(sr, hr), plus ``w_teacher`` * mean DISTS(sr, teacher) with a teacher."""
+        loss = self.dists(sr, hr).mean()
+        if teacher is not None:
+            loss = loss + w_teacher * self.dists(sr, teacher).mean()
+        return loss
+
+    def train(self, mode: bool = True):  # keep the backbone in eval mode
+        """Keep the frozen network in eval mode whatever ``mode`` is."""
+        return super().train(False)
+
+
 #: Names accepted by :func:`make_perceptual_loss` (``--perceptual``).
-PERCEPTUAL_LOSSES = ("vgg", "lpips-vgg", "lpips-alex")
+PERCEPTUAL_LOSSES = ("vgg", "lpips-vgg", "lpips-alex", "dists")
 
 
 def make_perceptual_loss(name: str) -> nn.Module:
@@ -149,7 +179,8 @@ def make_perceptual_loss(name: str) -> nn.Module:
 
     Args:
         name: ``"vgg"`` (:class:`VGGPerceptualLoss`, per-layer weights 0.1, 0.1,
-            1, 1, 1), ``"lpips-vgg"`` or ``"lpips-alex"`` (:class:`LPIPSLoss`).
+            1, 1, 1), ``"lpips-vgg"`` or ``"lpips-alex"`` (:class:`LPIPSLoss`), ``"dists"``
+            (:class:`DISTSLoss`).
 
     Returns:
         A frozen module ``(sr, hr[, teacher, w_teacher]) -> 0-dim loss``, on the CPU.
@@ -162,6 +193,8 @@ def make_perceptual_loss(name: str) -> nn.Module:
         return VGGPerceptualLoss()
     if name in ("lpips-vgg", "lpips-alex"):
         return LPIPSLoss("vgg16" if name == "lpips-vgg" else "alex")
+    if name == "dists":
+        return DISTSLoss()
     raise ValueError(f"unknown perceptual loss {name!r}; expected one of {', '.join(PERCEPTUAL_LOSSES)}")
 
 
