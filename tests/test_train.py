@@ -88,9 +88,10 @@ def test_losses_values():
 
 
 def test_dists_loss_is_the_metric_with_gradients():
+    from dataclasses import fields
+
     from restorer.metrics.dists import get_dists
     from restorer.train.config import TrainConfig
-    from dataclasses import fields
 
     g = torch.Generator().manual_seed(0)
     hr = torch.rand(2, 3, 32, 32, generator=g)
@@ -126,7 +127,7 @@ def test_ldl_loss_matches_a_direct_computation():
     m = local * np.array([r[n].var(ddof=1) ** 0.2 for n in range(2)])[:, None, None] * (r >= r_ema)
     want = np.abs(m[:, None] * (s - h)).mean()
     assert 0.25 < (r >= r_ema).mean() < 0.75 and want > 0
-    assert abs(got.item() - want) < 1e-6 * want
+    assert abs(got.item() - want) < 1e-5 * want  # float32 against float64
     got.backward()
     assert sr.grad.abs().sum() > 0
     # where the raw generator is everywhere closer to HR than the EMA, nothing is an artefact
