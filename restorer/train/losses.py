@@ -20,7 +20,14 @@ IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
 
-class VGGPerceptualLoss(nn.Module):
+class _FrozenLoss(nn.Module):
+    """A loss around a frozen network: ``train()`` (e.g. from the training loop) keeps it in eval mode."""
+
+    def train(self, mode: bool = True):
+        return super().train(False)
+
+
+class VGGPerceptualLoss(_FrozenLoss):
     """L1 distance between VGG16 features of SR and HR (Johnson et al., ECCV 2016).
 
     Features are taken before the ReLU ("pre-activation", as ESRGAN, Wang et al.
@@ -92,12 +99,8 @@ class VGGPerceptualLoss(nn.Module):
                 loss = loss + w_teacher * w * F.l1_loss(a, b[n:])
         return loss
 
-    def train(self, mode: bool = True):  # keep the backbone in eval mode
-        """Keep the frozen backbone in eval mode whatever ``mode`` is."""
-        return super().train(False)
 
-
-class LPIPSLoss(nn.Module):
+class LPIPSLoss(_FrozenLoss):
     """LPIPS v0.1 (Zhang et al., CVPR 2018) as a training loss: the batch mean of
     :class:`restorer.metrics.LPIPS` between SR and HR.
 
@@ -135,12 +138,8 @@ class LPIPSLoss(nn.Module):
         d_t = combine_stage_maps(self.lpips.distance_maps(f_sr, [f[n:] for f in f_targets]))
         return d_hr.mean() + w_teacher * d_t.mean()
 
-    def train(self, mode: bool = True):  # keep the backbone in eval mode
-        """Keep the frozen network in eval mode whatever ``mode`` is."""
-        return super().train(False)
 
-
-class DISTSLoss(nn.Module):
+class DISTSLoss(_FrozenLoss):
     """DISTS (Ding et al., TPAMI 2020, which also optimises with it) as a training loss: the batch mean of
     :class:`restorer.metrics.dists.DISTS` between SR and HR.
 
@@ -164,10 +163,6 @@ class DISTSLoss(nn.Module):
         if teacher is not None:
             loss = loss + w_teacher * self.dists(sr, teacher).mean()
         return loss
-
-    def train(self, mode: bool = True):  # keep the backbone in eval mode
-        """Keep the frozen network in eval mode whatever ``mode`` is."""
-        return super().train(False)
 
 
 #: Names accepted by :func:`make_perceptual_loss` (``--perceptual``).
