@@ -231,7 +231,7 @@ def run(models: list[str], out_dir: Path = RESULTS, scale: int = 4, tile: int = 
 
 def main(argv: list[str] | None = None) -> int:
     """CLI for ``python main.py bench quality``: run :func:`run` for the chosen
-    track(s) (default both; model default: the default bundled model; default crop 384x288)
+    track(s) (default all; model default: the default bundled model; default crop 384x288)
     and print the Markdown tables.
 
     Args:
