@@ -20,7 +20,7 @@ Contents of ``.device/``:
     so the device trains with ``--prescale 1`` on the same pixels. Each is
     stored as PNG (lossless; every Pillow decodes it) when that costs at most
     ``--lossless-ratio`` times its JPEG (renders with flat areas), else as
-    JPEG quality 95 without chroma subsampling (photos: lossless would be
+    JPEG quality 94 without chroma subsampling (photos: lossless would be
     about 3 times larger and not fit).
 ``vgg16/``, ``alex/``
     ImageNet VGG16 and AlexNet ``features`` convolutions (the backbones of
@@ -38,8 +38,9 @@ Contents of ``.device/``:
     Wheels the device image lacks (pure Python): ``lpips`` (only its
     ``weights/v0.1/vgg.pth`` and ``alex.pth``, LPIPS's linear layers, are read; the package is
     never imported), ``platformdirs`` (restorer.weights' default cache
-    folder) and ``spandrel`` (:func:`restorer.models.load_model`, to check the
-    exported generator there). Same versions as ``.venv``; downloaded with pip
+    folder), ``spandrel`` (:func:`restorer.models.load_model`, to check the
+    exported generator there) and ``dists-pytorch`` (only its ``weights.pt``, DISTS's
+    alpha/beta, is read: the perceptual term of ``--perceptual dists``). Same versions as ``.venv``; downloaded with pip
     for CPython 3.12 when missing.
 ``start.safetensors``
     The starting generator (``--init`` of the device run).
@@ -73,7 +74,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 MIB = 1 << 20
-WHEELS = ("lpips", "platformdirs", "spandrel")
+WHEELS = ("lpips", "platformdirs", "spandrel", "dists-pytorch")  # dists-pytorch: DISTS alpha/beta (20 KB)
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
 #: Backbones packed into the bundle, each in the folder of its name: VGG16 (LPIPS-VGG, the training loss)
 #: and AlexNet (LPIPS-Alex, what the device scores checkpoints on: the metric models are chosen and shipped on).
@@ -269,7 +270,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--heldout", default="runs/data/heldout", help="held-out photos (bench.heldout's --data)")
     ap.add_argument("--out", default=".device", help="bundle folder (gitignored)")
     ap.add_argument("--prescale", type=float, default=2.0, help="downscale factor (the CPU runs' --prescale)")
-    ap.add_argument("--jpeg-quality", type=int, default=95)
+    ap.add_argument("--jpeg-quality", type=int, default=94,
+                    help="JPEG quality of the photos (94 since the DISTS wheel: 95 left the bundle 0.01 MiB over --limit-mib)")
     ap.add_argument("--lossless-ratio", type=float, default=1.25,
                     help="PNG when at most this many times the JPEG's size")
     ap.add_argument("--max-mib", type=float, default=56.0, help="warn above this bundle size")

@@ -7,7 +7,7 @@
 #      AlexNet) weights into $RESTORER_CACHE_DIR, where restorer.weights finds them;
 #   2. prints nvidia-smi and torch's view of CUDA;
 #   3. builds the pool of degraded pairs (a zero-step run of `main.py train` on the CPU), timed;
-#   4. trains the GAN stage (LPIPS-VGG, degradation mix) from .device/start.safetensors for the wall
+#   4. trains the GAN stage (PERCEPTUAL: DISTS, v3's term; degradation mix) from .device/start.safetensors for the wall
 #      time the budget leaves (BUDGET seconds from the start, less RESERVE for the train process's
 #      start and the exports; MINUTES caps it), in $RUN (not under $OUT: a checkpoint is ~19 MB);
 #   5. writes under $OUT at most 8 files: device.log, log.csv, ema.safetensors and gen.safetensors
@@ -49,7 +49,8 @@ WORKERS=${WORKERS:-$(( $(nproc) > 1 ? $(nproc) - 1 : 1 ))}
 THREADS=${THREADS:-2}            # torch threads of the train process (its CPU work is data only)
 LOADER_WORKERS=${LOADER_WORKERS:-4}  # processes that read the pool's batches (0 = in the train process)
 SEED=${SEED:-21}
-STAGE=${STAGE:-gan}             # gan: L1 + LPIPS-VGG + GAN; psnr: L1 only
+STAGE=${STAGE:-gan}             # gan: L1 + perceptual + GAN; psnr: L1 only
+PERCEPTUAL=${PERCEPTUAL:-dists}  # the GAN stage's perceptual term: dists (restorer-x4 v3) or lpips-vgg (v2, the H200 runs of 2026-12-04)
 INIT=${INIT:-.device/start.safetensors}  # none: the generator starts from scratch
 PSNR_MINUTES=${PSNR_MINUTES:-}  # STAGE=gan: first an L1 stage of this many minutes from INIT, then the GAN stage from its EMA
 PSNR_LR=${PSNR_LR:-2e-4}
@@ -87,8 +88,8 @@ score_net=vgg16; [ -d "$B/alex" ] && score_net=alex
 say "2. machine"
 command -v nvidia-smi >/dev/null && nvidia-smi --query-gpu=name,memory.total,memory.used,driver_version,clocks.sm --format=csv
 nproc; free -g | head -2; df -h /tmp | tail -1
-"$PY" - <<'EOF' || exit 4
-import torch, torchvision, PIL, numpy, safetensors, tqdm
+PERCEPTUAL="$PERCEPTUAL" "$PY" - <<'EOF' || exit 4
+import os, torch, torchvision, PIL, numpy, safetensors, tqdm
 print("torch", torch.__version__, "cuda", torch.version.cuda, "available", torch.cuda.is_available(),
       "| torchvision", torchvision.__version__, "pillow", PIL.__version__, "numpy", numpy.__version__,
       "safetensors", safetensors.__version__, "tqdm", tqdm.__version__)
@@ -103,6 +104,9 @@ for net in ("vgg16", "alex"):
         print(f"LPIPS-{net} weights: missing ({e})")
         if net == "vgg16":
             raise
+if os.environ["PERCEPTUAL"] == "dists":  # its alpha/beta come with the dists-pytorch wheel
+    from restorer.weights import dists_weights
+    print("DISTS weights: alpha", tuple(dists_weights()[0].shape))
 EOF
 
 common=(--data "$B/train" --prescale 1 --hr-size "$HR" --degradation mix --pool "$POOL_DIR" --pool-size "$POOL"
@@ -143,11 +147,11 @@ if [ -n "$PSNR_MINUTES" ]; then
 fi
 left=$(( BUDGET - RESERVE - $(since) ))
 minutes=$("$PY" -c "m = max($left, 6) / 60; cap = '$MINUTES'; print(round(min(m, float(cap)) if cap else m, 2))")
-say "4. $STAGE stage on $DEVICE for $minutes min (batch $BATCH, lr $LR) from $INIT ${ARCH} ${disc[*]} -> $RUN"
+say "4. $STAGE stage on $DEVICE for $minutes min (batch $BATCH, lr $LR, $PERCEPTUAL) from $INIT ${ARCH} ${disc[*]} -> $RUN"
 # SIGTERM (checkpoint, then exit) if the train process outlives the budget.
 TQDM_DISABLE=1 timeout -s TERM -k 20 "$(left_s)" \
     "$PY" main.py train --stage "$STAGE" --device "$DEVICE" --out "$RUN" "${init[@]}" "${arch[@]}" \
-    --steps 10000000 --batch "$BATCH" --lr "$LR" --perceptual lpips-vgg --threads "$THREADS" \
+    --steps 10000000 --batch "$BATCH" --lr "$LR" --perceptual "$PERCEPTUAL" --threads "$THREADS" \
     --max-minutes "$minutes" --ckpt-every "$CKPT" --keep-every "$KEEP" --log-every 10 --loader-workers "$LOADER_WORKERS" "${common[@]}" "${disc[@]}"
 status=$?
 kill "$heartbeat" 2>/dev/null; heartbeat=
