@@ -24,7 +24,7 @@ Contents of ``.device/``:
     about 3 times larger and not fit).
 ``vgg16/``, ``alex/``
     ImageNet VGG16 and AlexNet ``features`` convolutions (the backbones of
-    LPIPS-VGG, the training loss, and LPIPS-Alex, what checkpoints are chosen
+    the training loss, DISTS or LPIPS-VGG, and of LPIPS-Alex, what checkpoints are chosen
     and shipped on; from :func:`restorer.weights.backbone_state_dict`) rounded
     to float16 (relative error below 5e-4), packed small: the high bytes
     xz-compressed (``hi.xz``), the low bytes raw (``lo.bin``, they do not
@@ -76,7 +76,7 @@ sys.path.insert(0, str(ROOT))
 MIB = 1 << 20
 WHEELS = ("lpips", "platformdirs", "spandrel", "dists-pytorch")  # dists-pytorch: DISTS alpha/beta (20 KB)
 PLATFORMS = ("manylinux_2_28_x86_64", "manylinux_2_17_x86_64", "manylinux2014_x86_64")
-#: Backbones packed into the bundle, each in the folder of its name: VGG16 (LPIPS-VGG, the training loss)
+#: Backbones packed into the bundle, each in the folder of its name: VGG16 (DISTS or LPIPS-VGG, the training loss)
 #: and AlexNet (LPIPS-Alex, what the device scores checkpoints on: the metric models are chosen and shipped on).
 BACKBONES = ("vgg16", "alex")
 
