@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the shipped weights/restorer_x2.safetensors (see weights/restorer_x2.md), as run on
+# The recipe of restorer-x2 v1 (the start of v2-v4; see weights/restorer_x2.md), as run on
 # this project's 2-core CPU (wall-time limits; rerunning a command resumes from runs/*/last.pt).
 # Stage 1 starts from the x4 PSNR-stage generator's body (head + residual blocks; the x2 tail is
 # new), on Real-ESRGAN's second-order degradations (p_clean 0.2); stage 2 adds perceptual + GAN.

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# The recipe of the shipped weights/restorer_x4.safetensors (see weights/restorer_x4.md).
+# The recipe of restorer-x4 v1 (the start of v2 and so of v3; see weights/restorer_x4.md).
 # Stage 1: L1 only, 15 minutes; stage 2: L1 + VGG16 perceptual + GAN (1 : 1 : 0.1), 40 minutes.
 # Both resume from runs/*/last.pt when interrupted and rerun. The v1 recipe used the first-order
 # degradations with p_clean 0.5 and the VGG16 perceptual loss (flags below; the defaults are now

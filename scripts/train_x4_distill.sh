@@ -5,6 +5,7 @@
 # without the GAN stage's discriminator and LPIPS-VGG, at about 10x the steps per hour. Measured: it does
 # not (held-out bicubic track 0.090 -> 0.147 in 1,283 steps; docs/TRAINING.md). Reuses the
 # teacher pool of scripts/train_x4_teacher.sh (same photos, mix, seed and size). Resumable.
+# (--init is the bundled file, v2 when this ran: docs/TRAINING.md, "Which bundled file a run started from".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

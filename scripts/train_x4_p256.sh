@@ -5,6 +5,7 @@
 # Real-ESRGAN trains ×4 on 256² HR / 64² LR. Same as scripts/train_x4_v2b.sh (GAN stage from the
 # shipped v2, 40 %-clean mix, lr 1e-4, fresh discriminator) but 256² HR patches, batch 2 (8 × 128²
 # worth of pixels per step against 6). Resumable: rerun to continue. Normal priority.
+# (--init is the bundled file, v2 when this ran: docs/TRAINING.md, "Which bundled file a run started from".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

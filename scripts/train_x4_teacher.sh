@@ -5,6 +5,7 @@
 # the pool is not refreshed. Loss: L1 + LPIPS-VGG against HR and against the teacher (weight 1 each) +
 # 0.1 GAN (the discriminator's real images stay the HR patches). Starts from the shipped v2 and its run's
 # discriminator; otherwise as scripts/train_x4_v2b.sh, whose flat curve is the control.
+# (--init is the bundled file, v2 when this ran: docs/TRAINING.md, "Which bundled file a run started from".)
 # OUT and W_GAN vary the run, and further arguments are added to `main.py train` (later flags win), with this
 # run as the control of each: `OUT=runs/x4t_gan03 W_GAN=0.3` (a stronger adversarial term);
 # `OUT=runs/x4w_gan scripts/train_x4_teacher.sh --num-feat 64 --init-partial --init-disc runs/x4t_gan/last.pt`

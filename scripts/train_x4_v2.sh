@@ -7,6 +7,7 @@
 # see below). Every command resumes from its
 # runs/*/last.pt, so rerunning this script continues where a session stopped. Wall-time limits
 # are totals across resumes. Run it at normal priority and everything else under `nice -n 19`.
+# (--init is the bundled file, v1 when this ran: docs/TRAINING.md, "Which bundled file a run started from".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

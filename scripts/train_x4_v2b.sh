@@ -5,6 +5,7 @@
 # GAN-trained generator). Compared with scripts/train_x4_v2.sh at equal steps (same batch, same step
 # cost). The learning rate halves at step 2,200, where the raw generator's held-out curve had been flat
 # for 1,500 steps (bench/results/heldout_x4v2b_curve.md). Resumable: rerun to continue. Run at normal priority; everything else under `nice -n 19`.
+# (--init is the bundled file, v1 when this ran: docs/TRAINING.md, "Which bundled file a run started from".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# restorer-x4 v3 candidate (issue 11): v2 grown deeper. v2's held-out curve (scripts/train_x4_v2b.sh,
+# The deeper x4 candidate (issue 11; named "v3 candidate" before the DISTS model shipped as v3; not shipped): v2 grown deeper. v2's held-out curve (scripts/train_x4_v2b.sh,
 # bench/results/heldout_x4v2b_curve.md) was flat from GAN step ~700 to 2,700, with the learning rate
 # halved at 2,200, so the 0.35 M-parameter generator, not the step count, looked like the limit.
 # This run starts a 24-convolution generator (12 residual blocks, 1.46x the MACs: still inside the
@@ -7,6 +7,7 @@
 # as the identity (--init-partial), and the discriminator is v2's run's, so step 0 is v2 exactly.
 # Same data, mix, losses and batch as v2. Resumable: rerun to continue. Run at normal priority;
 # everything else under `nice -n 19`.
+# (--init is the bundled file, v2 when this ran: docs/TRAINING.md, "Which bundled file a run started from".)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PY:-.venv/bin/python}
