@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Ablations from the shipped restorer-x4 v2 (issue 11): x4 v2's recipe (scripts/train_x4_v2b.sh: GAN stage,
+# Ablations from restorer-x4 v2 (issue 11; shipped until v3): x4 v2's recipe (scripts/train_x4_v2b.sh: GAN stage,
 # 40 %-clean degradation mix, batch 6 x 128^2, lr 1e-4, own pool) from v2 with a fresh discriminator, seed 16,
 # so every arm sees the same pairs and batches. W_LDL: LDL's artefact term (Liang et al. CVPR 2022; the
 # paper's weight is 1.0); PERCEPTUAL: the perceptual term (lpips-vgg as v2, or dists); LR: the learning rate (a
