@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The deeper x4 candidate (issue 11; named "v3 candidate" before the DISTS model shipped as v3; not shipped): v2 grown deeper. v2's held-out curve (scripts/train_x4_v2b.sh,
+# The deeper x4 candidate (issue 11; named "v3 candidate" before the DISTS model shipped as v3; not
+# shipped): v2 grown deeper. v2's held-out curve (scripts/train_x4_v2b.sh,
 # bench/results/heldout_x4v2b_curve.md) was flat from GAN step ~700 to 2,700, with the learning rate
 # halved at 2,200, so the 0.35 M-parameter generator, not the step count, looked like the limit.
 # This run starts a 24-convolution generator (12 residual blocks, 1.46x the MACs: still inside the
